@@ -1,0 +1,1 @@
+"""Backend-specific train steps. Only `backend/tensorflow.py` imports TensorFlow."""

@@ -1,0 +1,157 @@
+"""TensorFlow train step and gradient oracle for `SAMModel`.
+
+The only module of keras_sam that imports TensorFlow. The perturbed passes
+never write to a variable: they run the inner model inside a
+`keras.StatelessScope` that maps each trainable variable to `w + offsets` and
+every non-trainable variable (BatchNorm statistics, dropout seed states) to
+its value before the clean pass. Consequences, all guaranteed by
+construction:
+
+- the weights after a perturbed pass are exactly the weights before it
+  (nothing is added and subtracted; NaN offsets cannot reach a weight);
+- BatchNorm statistics are updated by the clean pass only;
+- every perturbed pass draws the dropout masks of the clean pass of the same
+  step (as the original JAX implementation), while the seed state still
+  advances once per step, so masks never repeat across steps;
+- add_loss terms and weight regularizers are evaluated at `w + offsets`.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def _as_float32(gradient):
+    if isinstance(gradient, tf.IndexedSlices):
+        gradient = tf.convert_to_tensor(gradient)
+    return tf.cast(gradient, tf.float32)
+
+
+def _all_finite(tensors):
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
+
+
+def _update_loss_tracker(model, loss, x):
+    # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its own
+    # train_step updates it exactly so, weighting each batch by its size.
+    batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
+    model._loss_tracker.update_state(loss, sample_weight=batch_size)
+
+
+def _back_off_loss_scale(optimizer):
+    """What `LossScaleOptimizer` does on a non-finite step: halve the scale."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer.step_counter.assign(0)
+        optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
+
+
+class _GradientOracle:
+    """Gradients of one batch at `w + offsets`, as `Variant`s consume them.
+
+    Holds what the clean pass left: the batch, the weights' values, the
+    non-trainable state from before the clean pass and the factor that turns
+    a scaled per-replica gradient into an unscaled float32 one.
+    """
+
+    def __init__(self, model, data, variables, weights, state, unscale):
+        self.model = model
+        self.data = data
+        self.variables = variables
+        self.weights = weights
+        self.state = state
+        self.unscale = unscale
+
+    def __call__(self, offsets):
+        inner = self.model.model
+        x, y, sample_weight = self.data
+        model = self.model
+        model.perturbation_norm_tracker.update_state(
+            ops.sqrt(sum(tf.reduce_sum(tf.square(o)) for o in offsets))
+        )
+        perturbed = [
+            w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
+        ]
+        mapping = list(zip(self.variables, perturbed))
+        mapping += list(zip(inner.non_trainable_variables, self.state))
+        with tf.GradientTape() as tape:
+            tape.watch(perturbed)
+            with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
+                y_pred = inner(x, training=True)
+                loss = model._compute_loss(
+                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                    training=True,
+                )
+            loss = model.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, perturbed)
+        return [
+            _as_float32(g) * self.unscale if g is not None else tf.zeros_like(w)
+            for g, w in zip(gradients, self.weights)
+        ]
+
+
+def train_step(model, data):
+    """One SAM-family step of `SAMModel` (`model`) on `data`."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inner, variant, optimizer = model.model, model.variant, model.optimizer
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+    # Values read before anything below writes (tf.function orders reads and
+    # writes of one resource as written).
+    state = [tf.identity(v.value) for v in inner.non_trainable_variables]
+    variant_state = [tf.identity(v.value) for v in variant.state_variables()]
+    step = tf.identity(optimizer.iterations.value)
+    learning_rate = tf.identity(optimizer.learning_rate)
+
+    # Pass 1: clean, stateful (BatchNorm statistics and seeds advance here).
+    with tf.GradientTape() as tape:
+        y_pred = inner(x, training=True)
+        loss = model._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+        )
+        _update_loss_tracker(model, loss * replicas, x)
+        scaled_loss = optimizer.scale_loss(loss)
+    all_variables = model.trainable_variables
+    raw = tape.gradient(scaled_loss, all_variables)
+    # Variables without a gradient are left to the optimizer as Keras does
+    # (it skips them); the variant sees the others only.
+    variables = [v for v, g in zip(all_variables, raw) if g is not None]
+    weights = [tf.identity(v.value) for v in variables]
+    # Per-replica losses are divided by the replica count; undo it together
+    # with the loss scale, so variants see the local mean gradient.
+    unscale = replicas / optimizer.scale_loss(tf.constant(1.0, tf.float32))
+    gradients = [_as_float32(g) * unscale for g in raw if g is not None]
+    if model.sync_perturbation and replicas > 1:
+        context = tf.distribute.get_replica_context()
+        gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+
+    oracle = _GradientOracle(
+        model, (x, y, sample_weight), variables, weights, state, unscale
+    )
+    update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
+    model.sam_fraction_tracker.update_state(perturbed)
+
+    def rescale_and_apply(final_gradients):
+        optimizer.apply(
+            [optimizer.scale_loss(g / replicas) for g in final_gradients],
+            variables,
+        )
+
+    def apply():
+        variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
+        return tf.constant(True)
+
+    def skip():
+        # A skipped step leaves no trace but the advanced RNG counters: the
+        # variant's state and the floating-point model state (BatchNorm
+        # statistics a NaN batch would poison) return to their values before.
+        for v, value in zip(variant.state_variables(), variant_state):
+            v.assign(value)
+        for v, value in zip(inner.non_trainable_variables, state):
+            if value.dtype.is_floating:
+                v.assign(value)
+        _back_off_loss_scale(optimizer)
+        return tf.constant(False)
+
+    finite = _all_finite(gradients + tf.nest.flatten(update))
+    tf.cond(finite, apply, skip)
+    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

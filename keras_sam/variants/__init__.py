@@ -1,0 +1,45 @@
+"""SAM-family algorithms. `get` resolves a string, a config dict or an instance."""
+
+import keras
+
+from keras_sam.variants.asam import ASAM
+from keras_sam.variants.sam import SAM
+from keras_sam.variants.variant import Variant, registered
+
+
+def get(identifier):
+    """Returns a `Variant` for a registered string, a config dict or an instance.
+
+    Strings are the ids of `registered()` (e.g. `"sam"`, `"asam"`); a dict is
+    either `{"class_name": ..., "config": {...}}` (as `keras.saving` writes it)
+    or `{"name": "sam", **arguments}`.
+    """
+    if isinstance(identifier, Variant):
+        return identifier
+    table = registered()
+    if isinstance(identifier, str):
+        key = identifier.lower().replace("-", "_")
+        if key not in table:
+            raise ValueError(
+                f"Unknown `variant`: {identifier!r}. "
+                f"Choose one of {sorted(table)} or pass a Variant instance."
+            )
+        return table[key]()
+    if isinstance(identifier, dict):
+        if "class_name" in identifier:
+            return keras.saving.deserialize_keras_object(identifier)
+        config = dict(identifier)
+        name = config.pop("name", None)
+        if name not in table:
+            raise ValueError(
+                "A `variant` dict needs `name` set to one of "
+                f"{sorted(table)}. Received: {identifier!r}"
+            )
+        return table[name](**config)
+    raise ValueError(
+        "Argument `variant` must be a string, a config dict or a "
+        f"keras_sam.variants.Variant. Received: {identifier!r}"
+    )
+
+
+__all__ = ["ASAM", "SAM", "Variant", "get", "registered"]

@@ -1,0 +1,193 @@
+"""The `Variant` base class: the hooks every SAM-family algorithm overrides."""
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+_REGISTRY = {}
+
+
+def registered():
+    """Returns `{identifier: class}` for every registered variant."""
+    return dict(_REGISTRY)
+
+
+def check_range(name, value, low=None, high=None, low_open=True, high_open=True):
+    """Raises `ValueError` unless `value` is a finite number in the range.
+
+    `low`/`high` are optional; `low_open`/`high_open` choose strict (`<`) or
+    inclusive (`<=`) bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"Argument `{name}` must be a number. Received: {name}={value!r}"
+        )
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        left = "" if low is None else f"{low} {'<' if low_open else '<='} "
+        right = "" if high is None else f" {'<' if high_open else '<='} {high}"
+        raise ValueError(
+            f"Argument `{name}` must satisfy {left}{name}{right}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def global_norm(tensors):
+    """The L2 norm over all tensors together (float32)."""
+    return ops.sqrt(sum(ops.sum(ops.square(t)) for t in tensors))
+
+
+def global_dot(a, b):
+    """The inner product of two lists of tensors, summed over all of them."""
+    return sum(ops.sum(x * y) for x, y in zip(a, b))
+
+
+class Variant(keras.layers.Layer):
+    """Base class of the SAM-family algorithms.
+
+    A variant never runs the training loop. `SAMModel`'s backend runs the
+    first (clean) pass, then calls `compute_gradients` with a gradient oracle
+    `gradient_fn(offsets)` that returns the unscaled float32 gradients of the
+    same batch at `w + offsets` without changing any weight, and finally
+    `apply_gradients`. A new algorithm overrides hooks:
+
+    - `perturbation(gradients, variables)` -> offsets (required),
+    - `combine(gradients, perturbed_gradients, variables)` -> the gradients
+      given to the optimizer on a perturbed step (default: the perturbed ones),
+    - `fallback_gradients(gradients, variables)` -> the gradients of a step
+      without a perturbed pass (default: the clean ones),
+    - `should_perturb(gradients, step)` -> a boolean tensor, or `None` for
+      "every step" (default),
+    - `build(input_shape)` to create state (`keras.Variable`s only) from
+      the list of trainable variables' shapes,
+
+    and, where the template does not fit, the escape hatches
+    `compute_gradients` (several ascent steps) and `apply_gradients` (updates
+    outside the base optimizer). All math is `keras.ops` on lists of tensors.
+
+    `rho` lives in a non-trainable variable, so a callback can change it
+    during training without retracing.
+
+    Args:
+        rho: float > 0, radius of the perturbation.
+        epsilon: float >= 0 added to norms in denominators.
+    """
+
+    identifier = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("identifier"):
+            _REGISTRY[cls.identifier] = cls
+
+    def __init__(self, rho=0.05, epsilon=1e-12, **kwargs):
+        kwargs.setdefault("name", self.identifier)
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        check_range("rho", rho, low=0.0)
+        check_range("epsilon", epsilon, low=0.0, low_open=False)
+        self.epsilon = float(epsilon)
+        self.rho = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(float(rho)),
+            trainable=False,
+            name="rho",
+            aggregation="only_first_replica",
+        )
+
+    # -- state --------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Creates state; `input_shape` lists the trainable variables' shapes.
+
+        Keras records it in the build config, so a loaded model recreates the
+        state before its saved values are restored.
+        """
+        del input_shape
+
+    def state_variables(self):
+        """Variables the step may change (restored when a step is skipped)."""
+        return [v for v in self.non_trainable_variables if v is not self.rho]
+
+    # -- hooks --------------------------------------------------------------
+
+    def perturbation(self, gradients, variables):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `perturbation`."
+        )
+
+    def combine(self, gradients, perturbed_gradients, variables):
+        del gradients, variables
+        return perturbed_gradients
+
+    def fallback_gradients(self, gradients, variables):
+        del variables
+        return gradients
+
+    def should_perturb(self, gradients, step):
+        del gradients, step
+        return None
+
+    # -- escape hatches -----------------------------------------------------
+
+    def compute_gradients(self, gradient_fn, gradients, variables, step):
+        """Returns `(update, perturbed)` for this step.
+
+        `update` is what `apply_gradients` consumes (by default the list of
+        gradients for the optimizer); `perturbed` is a float scalar, 1.0 when
+        a perturbed pass was taken.
+        """
+
+        def perturbed_step():
+            offsets = self.perturbation(gradients, variables)
+            perturbed_gradients = gradient_fn(offsets)
+            return (
+                self.combine(gradients, perturbed_gradients, variables),
+                ops.ones((), "float32"),
+            )
+
+        def clean_step():
+            return (
+                self.fallback_gradients(gradients, variables),
+                ops.zeros((), "float32"),
+            )
+
+        decision = self.should_perturb(gradients, step)
+        if decision is None:
+            return perturbed_step()
+        return ops.cond(decision, perturbed_step, clean_step)
+
+    def apply_gradients(self, apply_fn, update, variables, learning_rate):
+        """Applies `update`; `apply_fn(gradients)` runs the base optimizer.
+
+        `learning_rate` is the optimizer's rate for this step, read before
+        `apply_fn` advances its iteration counter.
+        """
+        del variables, learning_rate
+        apply_fn(update)
+
+    # -- shared math --------------------------------------------------------
+
+    def normalized(self, tensors, radius):
+        """`radius * tensors / (||tensors|| + epsilon)`, global norm."""
+        scale = radius / (global_norm(tensors) + self.epsilon)
+        return [t * scale for t in tensors]
+
+    # -- serialization ------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "rho": float(ops.convert_to_numpy(self.rho)),
+            "epsilon": self.epsilon,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
