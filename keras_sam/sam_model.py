@@ -94,9 +94,37 @@ class SAMModel(keras.Model):
 
         return backend.train_step(self, data)
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, plus the callbacks the variant needs.
+
+        A variant's callback is added only when `callbacks` holds none of its
+        type, so a user may pass a configured one.
+        """
+        callbacks = list(callbacks or [])
+        for callback in self.variant.callbacks():
+            if not any(type(c) is type(callback) for c in callbacks):
+                callbacks.append(callback)
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     def export(self, filepath, format="tf_saved_model", **kwargs):
         """Exports the inner model: the artifact serves without keras_sam."""
         return self.model.export(filepath, format=format, **kwargs)
+
+    def _rng_states(self):
+        """The inner model's RNG seed states, which Keras does not save."""
+        weights = {id(v) for v in self.model.non_trainable_weights}
+        return [v for v in self.model.non_trainable_variables if id(v) not in weights]
+
+    def save_own_variables(self, store):
+        # Saving the dropout seed states makes a resumed run draw the same
+        # masks as an uninterrupted one.
+        for i, v in enumerate(self._rng_states()):
+            store[f"rng_state_{i}"] = v
+
+    def load_own_variables(self, store):
+        for i, v in enumerate(self._rng_states()):
+            if f"rng_state_{i}" in store:
+                v.assign(store[f"rng_state_{i}"])
 
     def get_config(self):
         return {

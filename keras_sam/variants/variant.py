@@ -116,6 +116,14 @@ class Variant(keras.layers.Layer):
         """Variables the step may change (restored when a step is skipped)."""
         return [v for v in self.non_trainable_variables if v is not self.rho]
 
+    def callbacks(self):
+        """Callbacks `SAMModel.fit` adds for this variant (unless given).
+
+        For host-side work a variant needs from the run, e.g. learning the
+        total number of steps. Default: none.
+        """
+        return []
+
     # -- hooks --------------------------------------------------------------
 
     def perturbation(self, gradients, variables):

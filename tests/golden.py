@@ -1,0 +1,63 @@
+"""Drives `SAMModel.fit` and the independent reference on the same batches."""
+
+import keras
+import numpy as np
+
+import keras_sam
+from tests import models, reference
+
+
+def compare_with_reference(
+    variant,
+    reference_gradients,
+    *,
+    jit_compile,
+    momentum=0.9,
+    learning_rate=0.1,
+    steps=4,
+    batch_size=16,
+    sample_weight=None,
+    model_fn=models.bn_dropout_mlp,
+    tolerance=1e-5,
+    data_seed=0,
+):
+    """Fits `steps` steps and checks weights and state against the reference.
+
+    `reference_gradients(ref, batch, step)` returns the gradients the
+    reference optimizer receives on step `step` (NumPy, per SPEC's formula),
+    computed with `ref.clean_gradients` / `ref.gradients_at`.
+    Returns `(model, ref)` for further checks.
+    """
+    rng = np.random.default_rng(data_seed)
+    x = rng.normal(size=(steps * batch_size, 12)).astype("float32")
+    y = rng.integers(0, 4, size=steps * batch_size)
+    inner = model_fn()
+    loss_fn = models.sparse_ce()
+    ref = reference.ReferenceModel(inner, loss_fn, jit_compile=jit_compile)
+    model = keras_sam.SAMModel(inner, variant=variant)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum),
+        loss=models.sparse_ce(),
+        jit_compile=jit_compile,
+    )
+    model.fit(
+        x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+        sample_weight=sample_weight,
+    )
+    sgd = reference.MomentumSGD(learning_rate, momentum)
+    batches = reference.batches(x, y, batch_size, sample_weight)
+    for step, batch in enumerate(batches):
+        gradients = reference_gradients(ref, batch, step)
+        ref.set_weights(sgd.step(ref.weights, gradients))
+    reference.assert_weights_close(
+        [v.numpy() for v in inner.trainable_variables], ref.weights, tolerance
+    )
+    float_state = [
+        (v.numpy(), r)
+        for v, r in zip(inner.non_trainable_variables, ref.state())
+        if np.issubdtype(r.dtype, np.floating)
+    ]
+    reference.assert_weights_close(
+        [a for a, _ in float_state], [r for _, r in float_state], tolerance
+    )
+    return model, ref

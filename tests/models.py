@@ -1,0 +1,20 @@
+"""Small models the tests share."""
+
+import keras
+
+
+def bn_dropout_mlp(inputs=12, classes=4):
+    """Dense -> BatchNorm -> Dropout(seeded) -> Dense, built."""
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.BatchNormalization(momentum=0.5),
+            keras.layers.Dropout(0.25, seed=1),
+            keras.layers.Dense(classes),
+        ]
+    )
+
+
+def sparse_ce():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
