@@ -89,18 +89,22 @@ class MomentumSGD:
         self.learning_rate, self.momentum = learning_rate, momentum
         self.velocity = None
 
-    def step(self, weights, gradients):
+    def step(self, weights, gradients, learning_rate=None):
+        """One step; `learning_rate` overrides the constant rate (schedules)."""
+        if learning_rate is None:
+            learning_rate = self.learning_rate
         if self.velocity is None:
             self.velocity = [np.zeros_like(w) for w in weights]
         self.velocity = [
-            self.momentum * m - self.learning_rate * g
+            self.momentum * m - learning_rate * g
             for m, g in zip(self.velocity, gradients)
         ]
         return [w + m for w, m in zip(weights, self.velocity)]
 
 
 def batches(x, y, batch_size, sample_weight=None):
-    for start in range(0, len(y), batch_size):
+    size = len(tf.nest.flatten(y)[0])
+    for start in range(0, size, batch_size):
         end = start + batch_size
         sw = None if sample_weight is None else sample_weight[start:end]
         xb = tf.nest.map_structure(lambda t: t[start:end], x)

@@ -94,6 +94,7 @@ class Variant(keras.layers.Layer):
         check_range("rho", rho, low=0.0)
         check_range("epsilon", epsilon, low=0.0, low_open=False)
         self.epsilon = float(epsilon)
+        self._initial_rho = float(rho)
         self.rho = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(float(rho)),
@@ -191,8 +192,9 @@ class Variant(keras.layers.Layer):
     # -- serialization ------------------------------------------------------
 
     def get_config(self):
+        # The constructor's rho; a scheduled value is saved with the weights.
         return {
-            "rho": float(ops.convert_to_numpy(self.rho)),
+            "rho": self._initial_rho,
             "epsilon": self.epsilon,
         }
 
