@@ -99,8 +99,8 @@ def train_step(model, data):
     # writes of one resource as written).
     state = [tf.identity(v.value) for v in inner.non_trainable_variables]
     variant_state = [tf.identity(v.value) for v in variant.state_variables()]
-    step = tf.identity(optimizer.iterations.value)
-    learning_rate = tf.identity(optimizer.learning_rate)
+    step = tf.identity(tf.convert_to_tensor(optimizer.iterations))
+    learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
 
     # Pass 1: clean, stateful (BatchNorm statistics and seeds advance here).
     with tf.GradientTape() as tape:
