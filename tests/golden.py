@@ -25,7 +25,11 @@ def compare_with_reference(
 
     `reference_gradients(ref, batch, step)` returns the gradients the
     reference optimizer receives on step `step` (NumPy, per SPEC's formula),
-    computed with `ref.clean_gradients` / `ref.gradients_at`.
+    computed with `ref.clean_gradients` / `ref.gradients_at`. It may instead
+    return `(gradients, decoupled)`: then `w -= lr_t * decoupled` follows the
+    optimizer's step (an update outside the optimizer, as decoupled WSAM).
+    `learning_rate` is a float or a `keras.optimizers.schedules`
+    schedule; the reference uses `lr_t = schedule(step)`.
     Returns `(model, ref)` for further checks.
     """
     rng = np.random.default_rng(data_seed)
@@ -48,7 +52,16 @@ def compare_with_reference(
     batches = reference.batches(x, y, batch_size, sample_weight)
     for step, batch in enumerate(batches):
         gradients = reference_gradients(ref, batch, step)
-        ref.set_weights(sgd.step(ref.weights, gradients))
+        rate = learning_rate
+        if callable(rate):
+            rate = float(keras.ops.convert_to_numpy(rate(step)))
+        decoupled = None
+        if isinstance(gradients, tuple):
+            gradients, decoupled = gradients
+        weights = sgd.step(ref.weights, gradients, rate)
+        if decoupled is not None:
+            weights = [w - rate * d for w, d in zip(weights, decoupled)]
+        ref.set_weights(weights)
     reference.assert_weights_close(
         [v.numpy() for v in inner.trainable_variables], ref.weights, tolerance
     )
@@ -61,3 +74,29 @@ def compare_with_reference(
         [a for a, _ in float_state], [r for _, r in float_state], tolerance
     )
     return model, ref
+
+
+def oracle_calls_per_step(variant_class, *, jit_compile, steps=3, **kwargs):
+    """Runs `steps` fit steps; returns the gradient-oracle calls per step.
+
+    Counts executions, not traces: a `keras.Variable` is incremented with
+    `assign_add` inside the compiled step each time the oracle runs.
+    """
+    counter = keras.Variable(0.0, trainable=False, name="oracle_calls")
+
+    class Counting(variant_class):
+        def compute_gradients(self, gradient_fn, gradients, variables, step):
+            def counted(offsets):
+                counter.assign_add(1.0)
+                return gradient_fn(offsets)
+
+            return super().compute_gradients(counted, gradients, variables, step)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(steps * 16, 12)).astype("float32")
+    y = rng.integers(0, 4, size=steps * 16)
+    model = keras_sam.SAMModel(models.bn_dropout_mlp(), variant=Counting(**kwargs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=models.sparse_ce(),
+                  jit_compile=jit_compile)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return float(counter.numpy()) / steps

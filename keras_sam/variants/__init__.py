@@ -3,8 +3,11 @@
 import keras
 
 from keras_sam.variants.asam import ASAM
+from keras_sam.variants.ga_sam import GASAM
+from keras_sam.variants.gam import GAM
 from keras_sam.variants.sam import SAM
 from keras_sam.variants.variant import Variant, registered
+from keras_sam.variants.wsam import WSAM
 
 
 def get(identifier):
@@ -42,4 +45,6 @@ def get(identifier):
     )
 
 
-__all__ = ["ASAM", "SAM", "Variant", "get", "registered"]
+__all__ = [
+    "ASAM", "GAM", "GASAM", "SAM", "Variant", "WSAM", "get", "registered",
+]
