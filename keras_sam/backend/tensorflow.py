@@ -110,16 +110,20 @@ def train_step(model, data):
         )
         _update_loss_tracker(model, loss * replicas, x)
         scaled_loss = optimizer.scale_loss(loss)
-    all_variables = model.trainable_variables
-    raw = tape.gradient(scaled_loss, all_variables)
-    # Variables without a gradient are left to the optimizer as Keras does
-    # (it skips them); the variant sees the others only.
-    variables = [v for v, g in zip(all_variables, raw) if g is not None]
+    variables = model.trainable_variables
+    raw = tape.gradient(scaled_loss, variables)
     weights = [tf.identity(v.value) for v in variables]
     # Per-replica losses are divided by the replica count; undo it together
-    # with the loss scale, so variants see the local mean gradient.
+    # with the loss scale, so variants see the local mean gradient. A
+    # variable without a gradient gets zeros (norms are unchanged and the
+    # variant's per-variable state stays aligned); the optimizer skips it,
+    # as Keras does.
     unscale = replicas / optimizer.scale_loss(tf.constant(1.0, tf.float32))
-    gradients = [_as_float32(g) * unscale for g in raw if g is not None]
+    has_gradient = [g is not None for g in raw]
+    gradients = [
+        _as_float32(g) * unscale if g is not None else tf.zeros_like(w)
+        for g, w in zip(raw, weights)
+    ]
     if model.sync_perturbation and replicas > 1:
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
@@ -131,10 +135,12 @@ def train_step(model, data):
     model.sam_fraction_tracker.update_state(perturbed)
 
     def rescale_and_apply(final_gradients):
-        optimizer.apply(
-            [optimizer.scale_loss(g / replicas) for g in final_gradients],
-            variables,
-        )
+        pairs = [
+            (optimizer.scale_loss(g / replicas if replicas > 1 else g), v)
+            for g, v, active in zip(final_gradients, variables, has_gradient)
+            if active
+        ]
+        optimizer.apply(*zip(*pairs))
 
     def apply():
         variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
