@@ -1,8 +1,8 @@
 """keras_sam: Sharpness-Aware Minimization and its variants for Keras 3."""
 
-from keras_sam import variants
+from keras_sam import callbacks, variants
 from keras_sam.sam_model import SAMModel
 
 __version__ = "0.1.0"
 
-__all__ = ["SAMModel", "variants"]
+__all__ = ["SAMModel", "callbacks", "variants"]

@@ -2,9 +2,12 @@
 
 import keras
 
+from keras_sam.variants.ae_look_sam import AELookSAM
+from keras_sam.variants.ae_sam import AESAM
 from keras_sam.variants.asam import ASAM
 from keras_sam.variants.ga_sam import GASAM
 from keras_sam.variants.gam import GAM
+from keras_sam.variants.look_sam import LookSAM
 from keras_sam.variants.sam import SAM
 from keras_sam.variants.variant import Variant, registered
 from keras_sam.variants.wsam import WSAM
@@ -46,5 +49,6 @@ def get(identifier):
 
 
 __all__ = [
-    "ASAM", "GAM", "GASAM", "SAM", "Variant", "WSAM", "get", "registered",
+    "AELookSAM", "AESAM", "ASAM", "GAM", "GASAM", "LookSAM", "SAM", "Variant",
+    "WSAM", "get", "registered",
 ]
