@@ -34,9 +34,11 @@ class GradientReuse:
         if len(gradients) != len(self.orthogonal_gradients):
             raise ValueError(
                 f"{type(self).__name__} caches one tensor per trainable "
-                f"variable ({len(self.orthogonal_gradients)}), but "
-                f"{len(gradients)} variables have a gradient. Freeze the "
-                "variables that do not receive one (`layer.trainable = False`)."
+                f"variable ({len(self.orthogonal_gradients)} when it was "
+                f"built), but the model now trains {len(gradients)}: layers "
+                "were frozen or unfrozen after wrapping. Wrap the model "
+                "again (a new SAMModel and variant) after changing "
+                "`trainable`."
             )
 
     def combine(self, gradients, perturbed_gradients, variables):
