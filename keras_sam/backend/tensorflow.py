@@ -45,6 +45,44 @@ def _back_off_loss_scale(optimizer):
         optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
 
 
+def _apply_or_skip(finite, apply, restore, optimizer, args):
+    """Runs `apply(*args)` if every replica's step is finite, else skips.
+
+    A skipped step runs `restore(*args)` and backs off the loss scale. Under
+    a strategy, the branch is taken in cross-replica context (the optimizer
+    synchronizes inside `apply`, which a replica-context `tf.cond` cannot
+    hold), as Keras's `LossScaleOptimizer` does.
+    """
+
+    def branches(run):
+        def apply_branch():
+            run(apply)
+            return tf.constant(True)
+
+        def skip_branch():
+            run(restore)
+            _back_off_loss_scale(optimizer)
+            return tf.constant(False)
+
+        return apply_branch, skip_branch
+
+    if not tf.distribute.has_strategy():
+        tf.cond(finite, *branches(lambda fn: fn(*args)))
+        return
+    context = tf.distribute.get_replica_context()
+    non_finite = tf.cast(tf.logical_not(finite), tf.float32)
+    finite = context.all_reduce(tf.distribute.ReduceOp.SUM, non_finite) == 0.0
+
+    def cross_replica(strategy, finite, args):
+        def run(fn):
+            strategy.extended.call_for_each_replica(fn, args=args)
+
+        finite = strategy.experimental_local_results(finite)[0]
+        tf.cond(finite, *branches(run))
+
+    context.merge_call(cross_replica, args=(finite, args))
+
+
 class _GradientOracle:
     """Gradients of one batch at `w + offsets`, as `Variant`s consume them.
 
@@ -94,6 +132,13 @@ def train_step(model, data):
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     inner, variant, optimizer = model.model, model.variant, model.optimizer
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if model.jit_compile and tf.distribute.has_strategy():
+        raise ValueError(
+            "jit_compile=True does not work under a tf.distribute strategy in "
+            "Keras 3 (XLA cannot reach the mirrored variables). Compile with "
+            "jit_compile='auto' (the default turns XLA off under a strategy) "
+            "or jit_compile=False."
+        )
 
     # Values read before anything below writes (tf.function orders reads and
     # writes of one resource as written).
@@ -142,11 +187,12 @@ def train_step(model, data):
         ]
         optimizer.apply(*zip(*pairs))
 
-    def apply():
+    # Per-replica values travel as arguments (never closures), so that under
+    # tf.distribute each replica applies or restores its own.
+    def apply(update, learning_rate, variant_state, state):
         variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
-        return tf.constant(True)
 
-    def skip():
+    def restore(update, learning_rate, variant_state, state):
         # A skipped step leaves no trace but the advanced RNG counters: the
         # variant's state and the floating-point model state (BatchNorm
         # statistics a NaN batch would poison) return to their values before.
@@ -155,9 +201,10 @@ def train_step(model, data):
         for v, value in zip(inner.non_trainable_variables, state):
             if value.dtype.is_floating:
                 v.assign(value)
-        _back_off_loss_scale(optimizer)
-        return tf.constant(False)
 
     finite = _all_finite(gradients + tf.nest.flatten(update))
-    tf.cond(finite, apply, skip)
+    _apply_or_skip(
+        finite, apply, restore, optimizer,
+        (update, learning_rate, variant_state, state),
+    )
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,93 @@
+"""Run as a script: SAM under MirroredStrategy on two logical CPUs vs the formula.
+
+Prints one JSON line of relative errors. Needs its own process, because the
+logical devices must be configured before TensorFlow initializes.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_sam  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import models, reference  # noqa: E402
+
+RHO, LR, BATCH = 0.1, 0.1, 16
+
+
+def mlp():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((12,)),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.Dense(4),
+    ])
+
+
+def reference_weights(x, y, sync):
+    """Single-device formula: replica halves, per-replica or global perturbation."""
+    ref = reference.ReferenceModel(mlp(), models.sparse_ce())
+    sgd = reference.MomentumSGD(LR)
+    for xb, yb, _ in reference.batches(x, y, BATCH):
+        halves = [
+            (xb[h], yb[h], None)
+            for h in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH))
+        ]
+        clean = [ref.clean_gradients(half) for half in halves]
+        if sync:
+            mean = [np.mean(gs, axis=0) for gs in zip(*[c[0] for c in clean])]
+            offsets = [reference.sam_offsets(mean, RHO)] * 2
+        else:
+            offsets = [reference.sam_offsets(c[0], RHO) for c in clean]
+        perturbed = [
+            ref.gradients_at(half, o, c[1]) for half, o, c in zip(halves, offsets, clean)
+        ]
+        final = [np.mean(gs, axis=0) for gs in zip(*perturbed)]
+        ref.set_weights(sgd.step(ref.weights, final))
+    return ref.weights
+
+
+def distributed_weights(strategy, x, y, sync):
+    with strategy.scope():
+        model = keras_sam.SAMModel(
+            mlp(), variant=keras_sam.variants.SAM(rho=RHO), sync_perturbation=sync
+        )
+        model.compile(optimizer=keras.optimizers.SGD(LR), loss=models.sparse_ce())
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    return [v.numpy() for v in model.model.trainable_variables]
+
+
+def main():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4 * BATCH, 12)).astype("float32")
+    y = rng.integers(0, 4, 4 * BATCH)
+    # One strategy per process: a second MirroredStrategy reuses collective
+    # instance keys and its all-reduces deadlock or mismatch.
+    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    errors = {}
+    for sync in (False, True):
+        actual = distributed_weights(strategy, x, y, sync)
+        for name, expected_sync in (("sync", True), ("per_replica", False)):
+            expected = reference_weights(x, y, expected_sync)
+            errors[f"sync_perturbation={sync} vs {name} formula"] = max(
+                reference.relative_error(a, e) for a, e in zip(actual, expected)
+            )
+    print(json.dumps(errors))
+
+
+if __name__ == "__main__":
+    main()
