@@ -98,12 +98,16 @@ class SAMModel(keras.Model):
         """`keras.Model.fit`, plus the callbacks the variant needs.
 
         A variant's callback is added only when `callbacks` holds none of its
-        type, so a user may pass a configured one.
+        type, so a user may pass a configured one. Added callbacks run first,
+        so that loggers among the user's callbacks see what they log.
         """
         callbacks = list(callbacks or [])
-        for callback in self.variant.callbacks():
-            if not any(type(c) is type(callback) for c in callbacks):
-                callbacks.append(callback)
+        added = [
+            callback
+            for callback in self.variant.callbacks()
+            if not any(type(c) is type(callback) for c in callbacks)
+        ]
+        callbacks = added + callbacks
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
     def export(self, filepath, format="tf_saved_model", **kwargs):
@@ -119,7 +123,7 @@ class SAMModel(keras.Model):
         # Saving the dropout seed states makes a resumed run draw the same
         # masks as an uninterrupted one.
         for i, v in enumerate(self._rng_states()):
-            store[f"rng_state_{i}"] = v
+            store[f"rng_state_{i}"] = v.numpy()
 
     def load_own_variables(self, store):
         for i, v in enumerate(self._rng_states()):

@@ -213,3 +213,16 @@ def test_multi_input_multi_output_with_losses_matches_reference():
     reference.assert_weights_close(
         [v.numpy() for v in inner.trainable_variables], ref.weights
     )
+
+
+def test_variant_callbacks_run_before_the_users(classification_data):
+    x, y = classification_data
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.keys = set(logs)
+
+    recorder = Recorder()
+    model = _compiled(models.bn_dropout_mlp(), variant="ae_sam")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[recorder])
+    assert {"ae_mu", "ae_sigma", "ae_c", "sam_fraction"} <= recorder.keys

@@ -14,9 +14,9 @@ _UNKNOWN_TOTAL = float(2**31)
 class AdaptiveSAMCallback(keras.callbacks.Callback):
     """Tells AE-SAM's switch the run's length and logs its statistics.
 
-    `SAMModel.fit` adds it for `"ae_sam"` and `"ae_look_sam"`; pass one
-    yourself only to fix T (`total_steps`) or to place it before a logger
-    (TensorBoard, CSVLogger) that should record its values. The per-step
+    `SAMModel.fit` adds it for `"ae_sam"` and `"ae_look_sam"`, ahead of the
+    user's callbacks so that loggers record its values; pass one yourself
+    only to fix T (`total_steps`), before any logger. The per-step
     decision runs in the compiled step (`keras_sam.policies.AdaptivePolicy`);
     the statistics are variables of the variant, so `.keras` checkpoints and
     `BackupAndRestore` restore them. docs/variants/ae_sam.md explains how the
