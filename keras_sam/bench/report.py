@@ -1,0 +1,153 @@
+"""Benchmark output: the results table (Markdown), JSON, CSV and a PNG plot."""
+
+import csv
+import json
+import os
+
+# (CSV/JSON key, table header, format of one value)
+COLUMNS = (
+    ("method", "method", "{}"),
+    ("accuracy_mean", "test acc % (mean ± std)", None),
+    ("delta_vs_erm", "Δ vs ERM (points)", "{:+.2f}"),
+    ("wall_time_s", "wall time s/run", "{:.1f}"),
+    ("step_time_ratio", "step time × ERM", "{:.2f}"),
+    ("sam_fraction", "sam_fraction", "{:.2f}"),
+    ("sharpness", "sharpness", "{:.4f}"),
+    ("hessian_top_eigenvalue", "λ_max (Hessian)", "{:.2f}"),
+)
+CSV_FIELDS = (
+    "method", "label", "seeds", "accuracy_mean", "accuracy_std", "delta_vs_erm",
+    "wall_time_s", "step_time_ms", "step_time_ratio", "sam_fraction",
+    "perturbation_norm", "sharpness", "hessian_top_eigenvalue",
+)
+
+
+def _cell(row, key, fmt):
+    if key == "accuracy_mean":
+        return f"{row['accuracy_mean']:.2f} ± {row['accuracy_std']:.2f}"
+    value = row.get(key)
+    if value is None:
+        return "–"
+    return fmt.format(value)
+
+
+def format_table(summary):
+    """The summary rows as a Markdown table (one row per method)."""
+    headers = [header for _, header, _ in COLUMNS]
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|",
+    ]
+    for row in summary:
+        cells = [row["label"]] + [
+            _cell(row, key, fmt) for key, _, fmt in COLUMNS[1:]
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(results, path):
+    """Writes the whole results dict (config, summary, every run) as JSON."""
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def write_csv(summary, path):
+    """Writes one CSV row per method with the summary columns."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in summary:
+            writer.writerow({key: row.get(key) for key in CSV_FIELDS})
+
+
+def _mean_curve(runs, key):
+    """`(epochs, mean values)` over seeds of a per-epoch history entry or the test curve."""
+    if key == "test_accuracy":
+        curves = [(r["test_curve"]["epoch"], r["test_curve"]["accuracy"]) for r in runs]
+    else:
+        curves = [
+            (list(range(1, len(r["history"][key]) + 1)), r["history"][key])
+            for r in runs if r["history"].get(key)
+        ]
+    if not curves:
+        return None, None
+    length = min(len(values) for _, values in curves)
+    mean = [sum(values[i] for _, values in curves) / len(curves) for i in range(length)]
+    return curves[0][0][:length], mean
+
+
+def plot(results, path):
+    """Saves a PNG: accuracy vs step-time cost, and mean training curves.
+
+    Left: test accuracy (mean ± std over seeds) against step time relative to
+    ERM, one labelled point per method. Middle and right: test accuracy and
+    training loss per epoch, averaged over seeds.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    summary = results["summary"]
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    cost_axis, accuracy_axis, loss_axis = axes
+    colors = plt.get_cmap("tab10")
+    for index, row in enumerate(summary):
+        color = colors(index % 10)
+        cost_axis.errorbar(
+            row["step_time_ratio"], row["accuracy_mean"], yerr=row["accuracy_std"],
+            fmt="o", color=color, capsize=3,
+        )
+        cost_axis.annotate(
+            row["label"], (row["step_time_ratio"], row["accuracy_mean"]),
+            textcoords="offset points", xytext=(5, 4), fontsize=8,
+        )
+        runs = [r for r in results["runs"] if r["method"] == row["method"]]
+        for axis, key, scale in (
+            (accuracy_axis, "test_accuracy", 100.0), (loss_axis, "loss", 1.0),
+        ):
+            epochs, curve = _mean_curve(runs, key)
+            if curve:
+                axis.plot(
+                    epochs, [v * scale for v in curve], label=row["label"],
+                    color=color, marker="." if len(epochs) < 15 else None,
+                )
+    config = results["config"]
+    cost_axis.set(
+        xlabel="step time relative to ERM", ylabel="test accuracy (%)",
+        title="accuracy vs cost",
+    )
+    accuracy_axis.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
+    loss_axis.set(xlabel="epoch", ylabel="training loss", title="training loss (clean pass)")
+    accuracy_axis.legend(fontsize=8)
+    for axis in axes:
+        axis.grid(alpha=0.3)
+    figure.suptitle(
+        f"{config['dataset']} · {config['model']} · label noise {config['label_noise']}"
+        f" · {len(config['seeds'])} seed(s) · {config['epochs']} epochs"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_all(results, output):
+    """Writes results.json, results.csv, results.png and table.md to `output`.
+
+    Returns the dict `{kind: path}` of the files written.
+    """
+    os.makedirs(output, exist_ok=True)
+    paths = {
+        "json": os.path.join(output, "results.json"),
+        "csv": os.path.join(output, "results.csv"),
+        "png": os.path.join(output, "results.png"),
+        "table": os.path.join(output, "table.md"),
+    }
+    write_json(results, paths["json"])
+    write_csv(results["summary"], paths["csv"])
+    plot(results, paths["png"])
+    with open(paths["table"], "w") as f:
+        f.write(format_table(results["summary"]) + "\n")
+    return paths

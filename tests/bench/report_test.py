@@ -1,0 +1,52 @@
+import csv
+import json
+
+import pytest
+
+from keras_sam.bench import report
+
+
+def _results():
+    methods = [("erm", "ERM", 80.0, 0.0), ("sam", "SAM", 82.5, 1.0), ("look_sam", "LookSAM", 81.0, 0.2)]
+    summary, runs = [], []
+    for index, (method, label, accuracy, fraction) in enumerate(methods):
+        summary.append({
+            "method": method, "label": label, "seeds": 2,
+            "accuracy_mean": accuracy, "accuracy_std": 0.5, "delta_vs_erm": accuracy - 80.0,
+            "wall_time_s": 10.0 + index, "step_time_ms": 5.0 * (1 + fraction),
+            "step_time_ratio": 1 + fraction, "sam_fraction": fraction,
+            "perturbation_norm": None if method == "erm" else 0.05,
+            "sharpness": 0.1 / (1 + index), "hessian_top_eigenvalue": 30.0 - index,
+        })
+        for seed in (0, 1):
+            runs.append({
+                "method": method, "seed": seed,
+                "history": {"loss": [2.0, 1.5, 1.2], "accuracy": [0.3, 0.5, 0.6]},
+                "test_curve": {"epoch": [1, 2, 3], "accuracy": [0.5, 0.7, accuracy / 100]},
+            })
+    config = {"dataset": "mnist1d", "model": "cnn", "label_noise": 0.3, "seeds": [0, 1], "epochs": 3}
+    return {"config": config, "summary": summary, "runs": runs, "total_time_s": 1.0}
+
+
+def test_table_has_a_header_and_one_row_per_method():
+    table = report.format_table(_results()["summary"]).splitlines()
+    assert len(table) == 2 + 3
+    assert "Δ vs ERM" in table[0] and "sam_fraction" in table[0]
+    assert table[2].startswith("| ERM | 80.00 ± 0.50 | +0.00 |")
+    assert table[3].startswith("| SAM | 82.50 ± 0.50 | +2.50 | 11.0 | 2.00 | 1.00 |")
+    assert table[4].rstrip().endswith("| 28.00 |")
+
+
+def test_write_all_writes_json_csv_png_and_table(tmp_path):
+    results = _results()
+    paths = report.write_all(results, str(tmp_path / "out"))
+    assert json.loads(open(paths["json"]).read()) == results
+    rows = list(csv.DictReader(open(paths["csv"])))
+    assert [r["method"] for r in rows] == ["erm", "sam", "look_sam"]
+    assert float(rows[1]["delta_vs_erm"]) == pytest.approx(2.5)
+    assert rows[0]["perturbation_norm"] == ""
+    with open(paths["png"], "rb") as f:
+        header = f.read(8)
+    assert header == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "out" / "results.png").stat().st_size > 20_000
+    assert open(paths["table"]).read().count("\n") == 5

@@ -1,0 +1,111 @@
+"""The `keras-sam` command: bad input is one line and exit code 2; a run writes its files."""
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from keras_sam import cli
+
+# TensorFlow's C++ runtime writes these on import, whatever TF_CPP_MIN_LOG_LEVEL says.
+_NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the following)")
+
+
+def _error_line(capsys, argv):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2, captured.err
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("keras-sam: error: ")
+    assert "Traceback" not in captured.err and captured.out == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["benchmark", "--label-noise", "1.0"], "label noise must be in [0, 1)"),
+        (["benchmark", "--label-noise", "-0.1"], "label noise must be in [0, 1)"),
+        (["benchmark", "--variants", "sam,nope"], "unknown variant 'nope'"),
+        (["benchmark", "--variant-args", "sam:rho=-1"], "variant 'sam'"),
+        (["benchmark", "--variant-args", "sam"], "ID:NAME=VALUE"),
+        (["benchmark", "--variants", "sam", "--variant-args", "gam:rho=0.1"], "'gam', which is not among"),
+        (["benchmark", "--seeds", "0"], "seed count >= 1"),
+        (["benchmark", "--epochs", "two"], "positive integer"),
+        (["benchmark", "--model", "mlp"], "invalid choice: 'mlp'"),
+        (["benchmark", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
+        (["benchmark", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
+    assert expected in _error_line(capsys, argv)
+
+
+def test_unreachable_dataset_is_one_line_and_exit_code_2(capsys, tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    line = _error_line(
+        capsys, ["benchmark", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--no-download"]
+    )
+    assert "'cifar10' has no local copy" in line
+
+
+def test_bad_input_from_a_real_process_has_no_traceback():
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    process = subprocess.run(
+        [sys.executable, "-m", "keras_sam", "benchmark", "--variants", "nope"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    ours = [line for line in process.stderr.splitlines() if not _NATIVE_LOG.match(line)]
+    assert len(ours) == 1 and ours[0].startswith("keras-sam: error: unknown variant 'nope'"), process.stderr
+
+
+def test_help_states_the_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["benchmark", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{cli.DEFAULT_EPOCHS} epochs" in text
+    assert "30 % symmetric label noise" in text
+    assert "10 minutes" in text and "--variant-args" in text
+
+
+def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
+    output = tmp_path / "bench"
+    code = cli.main([
+        "benchmark", "--num-samples", "600", "--epochs", "1", "--seeds", "1",
+        "--variants", "sam,look_sam", "--variant-args", "look_sam:k=2",
+        "--hessian-iterations", "2", "--flatness-samples", "64",
+        "--output", str(output), "--quiet",
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = [line for line in captured.out.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows] == ["method", "ERM", "SAM", "LookSAM"]
+    results = json.loads((output / "results.json").read_text())
+    assert [row["method"] for row in results["summary"]] == ["erm", "sam", "look_sam"]
+    assert results["config"]["variant_args"] == {"look_sam": {"k": 2}}
+    assert results["config"]["label_noise"] == 0.3 and results["config"]["seeds"] == [0]
+    look_sam = results["summary"][2]
+    assert look_sam["sam_fraction"] == pytest.approx(0.5, abs=0.1)  # every 2nd step
+    with open(output / "results.csv") as f:
+        assert [row["method"] for row in csv.DictReader(f)] == ["erm", "sam", "look_sam"]
+    assert (output / "results.png").read_bytes()[:4] == b"\x89PNG"
+    assert (output / "table.md").read_text().count("\n") == 5
+
+
+def test_console_script_points_at_main():
+    import tomllib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["scripts"]["keras-sam"] == "keras_sam.cli:main"
+    assert any(d.startswith("matplotlib") for d in project["dependencies"])
