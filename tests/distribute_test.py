@@ -18,7 +18,8 @@ def errors():
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["errors"] | {"divergence": report["divergence"]}
 
 
 def test_sync_perturbation_equals_single_device_sam_on_the_global_batch(errors):
@@ -29,3 +30,11 @@ def test_sync_perturbation_equals_single_device_sam_on_the_global_batch(errors):
 def test_default_perturbs_each_replica_with_its_own_gradient(errors):
     assert errors["sync_perturbation=False vs per_replica formula"] <= 1e-5
     assert errors["sync_perturbation=False vs sync formula"] > 1e-3
+
+
+def test_every_variant_keeps_replicas_identical(errors):
+    """Weights, optimizer slots, statistics and decisions match on replicas."""
+    divergence = errors["divergence"]
+    assert set(divergence) >= {"sam", "look_sam", "ae_sam", "wsam", "ga_sam"}
+    for variant_id, gaps in divergence.items():
+        assert gaps["shared"] == 0.0, (variant_id, gaps)

@@ -71,6 +71,33 @@ def distributed_weights(strategy, x, y, sync):
     return [v.numpy() for v in model.model.trainable_variables]
 
 
+def replica_divergence(strategy, x, y):
+    """Max difference between mirrored copies, per variant and kind of variable.
+
+    "cache" is LookSAM's orthogonal-gradient cache, which is documented to be
+    per replica; "shared" is everything else (weights, optimizer slots, BN
+    statistics, variant statistics and counters).
+    """
+    divergence = {}
+    for variant_id in sorted(keras_sam.variants.registered()):
+        with strategy.scope():
+            model = keras_sam.SAMModel(mlp(), variant=variant_id)
+            model.compile(
+                optimizer=keras.optimizers.SGD(LR, momentum=0.9),
+                loss=models.sparse_ce(),
+            )
+        model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+        worst = {"shared": 0.0, "cache": 0.0}
+        for variable in model.variables + model.optimizer.variables:
+            copies = [c.numpy() for c in variable.value.values]
+            assert all(np.all(np.isfinite(c)) for c in copies), variable.path
+            kind = "cache" if "orthogonal_gradient" in variable.path else "shared"
+            gap = max(float(np.max(np.abs(c - copies[0]))) for c in copies)
+            worst[kind] = max(worst[kind], gap)
+        divergence[variant_id] = worst
+    return divergence
+
+
 def main():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4 * BATCH, 12)).astype("float32")
@@ -86,7 +113,7 @@ def main():
             errors[f"sync_perturbation={sync} vs {name} formula"] = max(
                 reference.relative_error(a, e) for a, e in zip(actual, expected)
             )
-    print(json.dumps(errors))
+    print(json.dumps({"errors": errors, "divergence": replica_divergence(strategy, x, y)}))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,16 @@ def _all_finite(tensors):
     return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
 
+def mean_over_replicas(values):
+    """All-reduced mean in replica context; `values` unchanged otherwise."""
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return values
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return values
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
+
+
 def _update_loss_tracker(model, loss, x):
     # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its own
     # train_step updates it exactly so, weighting each batch by its size.
@@ -169,9 +179,8 @@ def train_step(model, data):
         _as_float32(g) * unscale if g is not None else tf.zeros_like(w)
         for g, w in zip(raw, weights)
     ]
-    if model.sync_perturbation and replicas > 1:
-        context = tf.distribute.get_replica_context()
-        gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+    if model.sync_perturbation:
+        gradients = mean_over_replicas(gradients)
 
     oracle = _GradientOracle(
         model, (x, y, sample_weight), variables, weights, state, unscale

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_sam.distribution import mean_over_replicas
 from keras_sam.policies.policy import Policy
 from keras_sam.variants.variant import check_range, global_dot
 
@@ -72,7 +73,8 @@ class AdaptivePolicy(Policy):
 
     def should_perturb(self, gradients, step):
         delta = self.delta
-        squared_norm = global_dot(gradients, gradients)
+        # Replica mean, so every replica takes the same branch.
+        squared_norm = mean_over_replicas(global_dot(gradients, gradients))
         mean = delta * self.moving_mean + (1.0 - delta) * squared_norm
         variance = delta * self.moving_variance + (1.0 - delta) * ops.square(
             squared_norm - mean

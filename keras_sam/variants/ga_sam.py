@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_sam.distribution import mean_over_replicas
 from keras_sam.variants.variant import Variant, check_range, global_norm
 
 
@@ -92,6 +93,8 @@ class GASAM(Variant):
     def relative_strength(self, gradients):
         """Updates the state from `gradients`; returns `r` per variable."""
         beta = self.beta
+        # The statistics are state: kept from the replica-mean gradient.
+        gradients = mean_over_replicas(gradients)
         moments = [
             beta * v + (1.0 - beta) * ops.square(g)
             for v, g in zip(self.second_moments, gradients)

@@ -25,7 +25,7 @@ class GradientReuse:
                 initializer="zeros",
                 trainable=False,
                 name=f"orthogonal_gradient_{i}",
-                aggregation="only_first_replica",
+                aggregation="none",
             )
             for i, shape in enumerate(input_shape)
         ]

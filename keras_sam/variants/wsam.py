@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_sam.distribution import mean_over_replicas
 from keras_sam.variants.variant import Variant, check_range
 
 
@@ -79,8 +80,9 @@ class WSAM(Variant):
             self.alpha * (p - g) for g, p in zip(gradients, perturbed_gradients)
         ]
         if self.decoupled:
-            # The optimizer's gradients and the term applied after its step.
-            return gradients, sharpness
+            # The optimizer's gradients and the term applied after its step;
+            # applied outside the optimizer, so averaged over replicas here.
+            return gradients, mean_over_replicas(sharpness)
         return [g + s for g, s in zip(gradients, sharpness)]
 
     def apply_gradients(self, apply_fn, update, variables, learning_rate):
