@@ -17,8 +17,9 @@ class SAMModel(keras.Model):
 
     Logged per step and averaged per epoch: `loss` and the compiled metrics
     from the clean pass, `sam_fraction` (share of steps that took a perturbed
-    pass) and `perturbation_norm` (mean `||offsets||` over perturbed passes;
-    equals `rho` for SAM).
+    pass), `perturbation_norm` (mean `||offsets||` over perturbed passes;
+    equals `rho` for SAM) and `skipped_steps` (steps of the epoch skipped
+    because a gradient was not finite).
 
     Args:
         model: the `keras.Model` to train (Sequential, Functional or
@@ -68,6 +69,7 @@ class SAMModel(keras.Model):
         self.perturbation_norm_tracker = keras.metrics.Mean(
             name="perturbation_norm"
         )
+        self.skipped_steps_tracker = keras.metrics.Sum(name="skipped_steps")
         if model.built:
             self.build()
 

@@ -81,8 +81,9 @@ def test_non_finite_batch_is_skipped(variant_id):
     x[16:32] = np.nan  # the second of three batches has a NaN loss
     model = _model(variant_id)
     recorder = _WeightsPerBatch()
-    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-              callbacks=[recorder])
+    history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[recorder])
+    assert history.history["skipped_steps"] == [1.0, 1.0]
     for snapshot in recorder.snapshots:
         for value in snapshot:
             assert np.all(np.isfinite(value))

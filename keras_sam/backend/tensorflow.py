@@ -212,6 +212,7 @@ def train_step(model, data):
                 v.assign(value)
 
     finite = _all_finite(gradients + tf.nest.flatten(update))
+    model.skipped_steps_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
     _apply_or_skip(
         finite, apply, restore, optimizer,
         (update, learning_rate, variant_state, state),
