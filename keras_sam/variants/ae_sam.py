@@ -58,9 +58,6 @@ class AESAM(SAM):
             name="adaptive_policy",
         )
 
-    def should_perturb(self, gradients, step):
-        return self.policy.should_perturb(gradients, step)
-
     def callbacks(self):
         return [AdaptiveSAMCallback()]
 

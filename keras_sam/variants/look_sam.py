@@ -52,8 +52,5 @@ class LookSAM(GradientReuse, SAM):
         self.k = self.policy.k
         self.alpha = float(check_range("alpha", alpha, low=0.0, low_open=False))
 
-    def should_perturb(self, gradients, step):
-        return self.policy.should_perturb(gradients, step)
-
     def get_config(self):
         return {**super().get_config(), "k": self.k, "alpha": self.alpha}

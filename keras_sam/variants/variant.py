@@ -64,7 +64,8 @@ class Variant(keras.layers.Layer):
     - `fallback_gradients(gradients, variables)` -> the gradients of a step
       without a perturbed pass (default: the clean ones),
     - `should_perturb(gradients, step)` -> a boolean tensor, or `None` for
-      "every step" (default),
+      "every step"; by default it asks the variant's `policy` attribute (a
+      `keras_sam.policies.Policy`) and is `None` without one,
     - `build(input_shape)` to create state (`keras.Variable`s only) from
       the list of trainable variables' shapes,
 
@@ -141,8 +142,11 @@ class Variant(keras.layers.Layer):
         return gradients
 
     def should_perturb(self, gradients, step):
-        del gradients, step
-        return None
+        """Asks `self.policy` (a `keras_sam.policies.Policy`) if there is one."""
+        policy = getattr(self, "policy", None)
+        if policy is None:
+            return None
+        return policy.should_perturb(gradients, step)
 
     # -- escape hatches -----------------------------------------------------
 
