@@ -89,6 +89,7 @@ def plot(results, path):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     summary = results["summary"]
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
@@ -122,11 +123,13 @@ def plot(results, path):
     accuracy_axis.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
     loss_axis.set(xlabel="epoch", ylabel="training loss", title="training loss (clean pass)")
     accuracy_axis.legend(fontsize=8)
+    for axis in (accuracy_axis, loss_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     for axis in axes:
         axis.grid(alpha=0.3)
     figure.suptitle(
         f"{config['dataset']} · {config['model']} · label noise {config['label_noise']}"
-        f" · {len(config['seeds'])} seed(s) · {config['epochs']} epochs"
+        f" · seeds {', '.join(map(str, config['seeds']))} · {config['epochs']} epochs"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)

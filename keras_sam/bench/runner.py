@@ -18,6 +18,7 @@ from keras_sam.bench import flatness, models
 from keras_sam.bench.progress import EpochProgress, overall_bar
 from keras_sam.bench.timing import StepTimer
 from keras_sam.data import symmetric_label_noise
+from keras_sam.sam_model import SAMModel
 
 ERM = "erm"
 
@@ -78,7 +79,7 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     inner = models.build_model(config.model, dataset)
     model = inner
     if identifier != ERM:
-        model = _sam_model(inner, make_variant(identifier, config))
+        model = SAMModel(inner, variant=make_variant(identifier, config))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -117,12 +118,6 @@ def _test_curve(history, epochs, final_accuracy):
         curve["epoch"].append(epochs)
         curve["accuracy"].append(final_accuracy)
     return curve
-
-
-def _sam_model(inner, variant):
-    from keras_sam import SAMModel
-
-    return SAMModel(inner, variant=variant)
 
 
 def run_one(identifier, config, dataset, y_train, seed, callbacks=()):
