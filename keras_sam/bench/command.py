@@ -97,7 +97,7 @@ def benchmark(args, out=None):
     methods = runner.method_ids(config)
     print(
         f"keras-sam benchmark: {dataset.describe()}; label noise {config.label_noise}; "
-        f"seeds {config.seeds}; {config.epochs} epochs; methods: "
+        f"seeds {config.seeds}; {config.epochs} epoch(s); methods: "
         + ", ".join(runner.method_label(m) for m in methods),
         file=out,
         flush=True,
