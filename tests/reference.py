@@ -65,6 +65,17 @@ class ReferenceModel:
         for v, value in zip(self.model.trainable_variables, values):
             v.assign(value)
 
+    def sam_gradients(self, batch, rho):
+        """SAM's gradient on `batch` (clean pass, then the perturbed one)."""
+        clean, state = self.clean_gradients(batch)
+        return self.gradients_at(batch, sam_offsets(clean, rho), state)
+
+    def train_sam(self, x, y, batch_size, rho, learning_rate):
+        """SAM with plain SGD over the batches of `(x, y)`, in order."""
+        sgd = MomentumSGD(learning_rate)
+        for batch in batches(x, y, batch_size):
+            self.set_weights(sgd.step(self.weights, self.sam_gradients(batch, rho)))
+
     def clean_gradients(self, batch):
         """Pass 1: stateful. Returns (gradients, state before the pass)."""
         before = self.state()

@@ -78,16 +78,7 @@ class GAM(Variant):
             )
         self.h_minus = h_minus
         self._initial_rho_prime = float(rho_prime)
-        self.rho_prime = self.add_weight(
-            shape=(),
-            initializer=keras.initializers.Constant(float(rho_prime)),
-            trainable=False,
-            name="rho_prime",
-            aggregation="only_first_replica",
-        )
-
-    def state_variables(self):
-        return [v for v in super().state_variables() if v is not self.rho_prime]
+        self.rho_prime = self.hyperparameter("rho_prime", rho_prime)
 
     def compute_gradients(self, gradient_fn, gradients, variables, step):
         del variables, step

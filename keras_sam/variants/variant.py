@@ -96,13 +96,23 @@ class Variant(keras.layers.Layer):
         check_range("epsilon", epsilon, low=0.0, low_open=False)
         self.epsilon = float(epsilon)
         self._initial_rho = float(rho)
-        self.rho = self.add_weight(
+        self.rho = self.hyperparameter("rho", rho)
+
+    def hyperparameter(self, name, value):
+        """A scalar variable a callback may change without retracing.
+
+        Not part of `state_variables()`: a skipped step leaves it alone.
+        """
+        variable = self.add_weight(
             shape=(),
-            initializer=keras.initializers.Constant(float(rho)),
+            initializer=keras.initializers.Constant(float(value)),
             trainable=False,
-            name="rho",
+            name=name,
             aggregation="only_first_replica",
         )
+        ids = getattr(self, "_hyperparameter_ids", frozenset())
+        self._hyperparameter_ids = ids | {id(variable)}
+        return variable
 
     # -- state --------------------------------------------------------------
 
@@ -116,7 +126,11 @@ class Variant(keras.layers.Layer):
 
     def state_variables(self):
         """Variables the step may change (restored when a step is skipped)."""
-        return [v for v in self.non_trainable_variables if v is not self.rho]
+        return [
+            v
+            for v in self.non_trainable_variables
+            if id(v) not in self._hyperparameter_ids
+        ]
 
     def callbacks(self):
         """Callbacks `SAMModel.fit` adds for this variant (unless given).

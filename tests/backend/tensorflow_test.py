@@ -51,8 +51,7 @@ def test_base_optimizer_features_act_on_the_sam_gradient(make_optimizer):
     variables = ref.model.trainable_variables
     optimizer.build(variables)
     for batch in reference.batches(x, y, 16):
-        clean, state = ref.clean_gradients(batch)
-        perturbed = ref.gradients_at(batch, reference.sam_offsets(clean, 0.1), state)
+        perturbed = ref.sam_gradients(batch, 0.1)
         optimizer.apply([tf.constant(g) for g in perturbed], variables)
     if optimizer.use_ema:
         optimizer.finalize_variable_values(variables)
@@ -132,11 +131,7 @@ def test_sparse_embedding_gradients_match_reference(jit_compile):
     model.compile(optimizer=keras.optimizers.SGD(1.0), loss=models.sparse_ce(),
                   jit_compile=jit_compile)
     model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    sgd = reference.MomentumSGD(1.0)
-    for batch in reference.batches(x, y, 8):
-        clean, state = ref.clean_gradients(batch)
-        perturbed = ref.gradients_at(batch, reference.sam_offsets(clean, 0.5), state)
-        ref.set_weights(sgd.step(ref.weights, perturbed))
+    ref.train_sam(x, y, batch_size=8, rho=0.5, learning_rate=1.0)
     reference.assert_weights_close(
         [v.numpy() for v in inner.trainable_variables], ref.weights
     )
