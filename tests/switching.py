@@ -33,7 +33,11 @@ class AdaptiveSwitch:
         return progress * lambda_1 + (1 - progress) * lambda_2
 
     def __call__(self, gradients, step):
-        q, delta = dot(gradients, gradients), self.delta
+        return self.decide(dot(gradients, gradients), step)
+
+    def decide(self, q, step):
+        """The decision for squared norm `q` (a replica mean under a strategy)."""
+        delta = self.delta
         self.mean = delta * self.mean + (1 - delta) * q
         deviation = (q - self.mean) ** 2
         self.variance = delta * self.variance + (1 - delta) * deviation

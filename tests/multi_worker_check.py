@@ -1,0 +1,161 @@
+"""Run as a script: one worker of a two-worker MultiWorkerMirroredStrategy job.
+
+`TF_CONFIG` names the cluster and this worker's index. Each step's global
+batch is 16 rows of a fixed array; worker i trains on rows [8i, 8i + 8) of
+it (built with `distribute_datasets_from_function`, so the split is known).
+The worker fits `STEPS` steps of SAM, then of AE-SAM, and writes the initial
+and final trainable weights to `OUTPUT_DIR/worker_<i>.npz`, then prints one
+JSON line. tests/multi_worker_test.py starts two of these and compares them
+with the single-process formula.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_sam  # noqa: E402
+
+STRATEGY = None  # created first thing in main(), before any other op
+
+BATCH, STEPS, RHO, LR, MOMENTUM = 16, 8, 0.1, 0.1, 0.9
+AE_SAM = dict(delta=0.8, lambda_1=-0.5, lambda_2=1.0)
+
+
+def data():
+    """The global batches: 4 batches of 16 rows, used twice (8 steps)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4 * BATCH, 12)).astype("float32")
+    return x, rng.integers(0, 4, 4 * BATCH)
+
+
+def worker_rows(worker, workers=2):
+    """Indices of the rows `worker` trains on, batch after batch."""
+    half = BATCH // workers
+    return np.concatenate([
+        np.arange(start + worker * half, start + (worker + 1) * half)
+        for start in range(0, 4 * BATCH, BATCH)
+    ])
+
+
+def mlp():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((12,)),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.Dense(4),
+    ])
+
+
+def dataset_fn(context):
+    x, y = data()
+    rows = worker_rows(context.input_pipeline_id, context.num_input_pipelines)
+    per_replica = context.get_per_replica_batch_size(BATCH)
+    dataset = tf.data.Dataset.from_tensor_slices((x[rows], y[rows]))
+    return dataset.batch(per_replica).repeat(2)
+
+
+def work_around_keras_multi_worker_bugs():
+    """Two fixes that Keras 3's `fit` needs under MWMS (keras-team/keras#20585).
+
+    Each breaks `fit` for any model, a plain `keras.Sequential` too:
+    1. `fit` builds the model from the first batch, which it reduces with
+       `strategy.reduce("MEAN", batch)`; the multi-worker strategy cannot
+       reduce a nested batch ("Attempt to convert a value (PerReplica...)
+       ... to a Tensor"). The batch only gives shapes: use the first local
+       replica's.
+    2. Each step's logs are reduced with `strategy.reduce("MEAN", v,
+       axis=0)`, which fails on scalar metrics ("Invalid reduction dimension
+       0 for input with 0 dimensions"): reduce them with `axis=None`.
+    Private Keras names, used in this test script only.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    keras_reduce = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean"):
+            return tf.nest.map_structure(
+                lambda v: strategy.reduce("MEAN", v, axis=None), values
+            )
+        return keras_reduce(values, strategy, reduction)
+
+    keras_build = trainer.TensorFlowTrainer._maybe_symbolic_build
+
+    def build(self, iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                batch = next(batches)
+                break
+            data_batch = tf.nest.map_structure(
+                lambda v: STRATEGY.experimental_local_results(v)[0], batch
+            )
+        return keras_build(self, data_batch=data_batch)
+
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer.TensorFlowTrainer._maybe_symbolic_build = build
+
+
+def plain_fit_error():
+    """The error of a plain Keras `fit` under this strategy, or None."""
+    with STRATEGY.scope():
+        model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(4)])
+        model.compile(optimizer="sgd", loss="mse")
+    try:
+        model.fit(
+            STRATEGY.distribute_datasets_from_function(dataset_fn),
+            epochs=1, steps_per_epoch=1, verbose=0,
+        )
+    except ValueError as error:
+        return str(error).splitlines()[0][:200]
+    return None
+
+
+def train(variant):
+    with STRATEGY.scope():
+        model = keras_sam.SAMModel(mlp(), variant=variant)
+        model.compile(
+            optimizer=keras.optimizers.SGD(LR, momentum=MOMENTUM),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    initial = [v.numpy() for v in model.model.trainable_variables]
+    dataset = STRATEGY.distribute_datasets_from_function(dataset_fn)
+    history = model.fit(dataset, epochs=1, steps_per_epoch=STEPS, verbose=0)
+    final = [v.numpy() for v in model.model.trainable_variables]
+    return initial, final, history.history["sam_fraction"][0]
+
+
+def main():
+    global STRATEGY
+    STRATEGY = tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
+    )
+    output_dir = sys.argv[1]
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    arrays, report = {}, {"worker": task["index"]}
+    report["replicas"] = STRATEGY.num_replicas_in_sync
+    report["plain_fit_error"] = plain_fit_error()
+    work_around_keras_multi_worker_bugs()
+    variants = {
+        "sam": keras_sam.variants.SAM(rho=RHO),
+        "ae_sam": keras_sam.variants.AESAM(rho=RHO, **AE_SAM),
+    }
+    for name, variant in variants.items():
+        initial, final, fraction = train(variant)
+        for i, (a, b) in enumerate(zip(initial, final)):
+            arrays[f"{name}_initial_{i}"], arrays[f"{name}_final_{i}"] = a, b
+        report[f"{name}_sam_fraction"] = fraction
+    np.savez(os.path.join(output_dir, f"worker_{task['index']}.npz"), **arrays)
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
