@@ -19,7 +19,9 @@ def errors():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    return report["errors"] | {"divergence": report["divergence"]}
+    return report["errors"] | {
+        "divergence": report["divergence"], "forced_xla": report["forced_xla"]
+    }
 
 
 def test_sync_perturbation_equals_single_device_sam_on_the_global_batch(errors):
@@ -38,3 +40,8 @@ def test_every_variant_keeps_replicas_identical(errors):
     assert set(divergence) >= {"sam", "look_sam", "ae_sam", "wsam", "ga_sam"}
     for variant_id, gaps in divergence.items():
         assert gaps["shared"] == 0.0, (variant_id, gaps)
+
+
+def test_forced_xla_under_a_strategy_raises_a_clear_error(errors):
+    assert "jit_compile=True does not work under a tf.distribute" in errors["forced_xla"]
+    assert "jit_compile=False" in errors["forced_xla"]

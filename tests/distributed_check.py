@@ -98,6 +98,21 @@ def replica_divergence(strategy, x, y):
     return divergence
 
 
+def forced_xla_message(strategy, x, y):
+    """The error a user who forces XLA under the strategy gets."""
+    with strategy.scope():
+        model = keras_sam.SAMModel(mlp())
+        model.compile(
+            optimizer=keras.optimizers.SGD(LR), loss=models.sparse_ce(),
+            jit_compile=True,
+        )
+    try:
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
 def main():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4 * BATCH, 12)).astype("float32")
@@ -113,7 +128,11 @@ def main():
             errors[f"sync_perturbation={sync} vs {name} formula"] = max(
                 reference.relative_error(a, e) for a, e in zip(actual, expected)
             )
-    print(json.dumps({"errors": errors, "divergence": replica_divergence(strategy, x, y)}))
+    print(json.dumps({
+        "errors": errors,
+        "divergence": replica_divergence(strategy, x, y),
+        "forced_xla": forced_xla_message(strategy, x, y),
+    }))
 
 
 if __name__ == "__main__":
