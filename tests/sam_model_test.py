@@ -222,3 +222,13 @@ def test_variant_callbacks_run_before_the_users(classification_data):
     model = _compiled(models.bn_dropout_mlp(), variant="ae_sam")
     model.fit(x, y, epochs=1, verbose=0, callbacks=[recorder])
     assert {"ae_mu", "ae_sigma", "ae_c", "sam_fraction"} <= recorder.keys
+
+
+def test_wrong_data_fails_with_the_keras_error_and_changes_nothing(classification_data):
+    x, y = classification_data
+    model = _compiled(models.bn_dropout_mlp())
+    before = [v.numpy() for v in model.variables]
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 12"):
+        model.fit(x[:, :7], y, epochs=1, verbose=0)
+    for b, v in zip(before, model.variables):
+        np.testing.assert_array_equal(v.numpy(), b)
