@@ -194,7 +194,7 @@ def _row(model_name, jit, method, built, rounds, batch, timed_steps):
         "sam_fraction": fraction,
         "passes": passes,
         "predicted_ratio": report.calibrated_ratio(passes, floor_ratio),
-        "peak_mb": statistics.median(peaks) / 2**20 if peaks else None,
+        "peak_mb": max(peaks) / 2**20 if peaks else None,
     }
 
 
@@ -203,7 +203,7 @@ def measure_memory(rows, args, mode):
     if mode == "subprocess":
         jit = "off" if args.jit != "on" else "on"
         argv = ["--models", ",".join(args.models), "--variants",
-                ",".join(args.variants), "--jit", jit, "--repeats", "1",
+                ",".join(args.variants), "--jit", jit, "--repeats", "3",
                 "--steps", str(args.skip + 3), "--skip", str(args.skip),
                 "--warmup-steps", "2"]
         if args.batch_size:

@@ -84,6 +84,16 @@ def _check(name, where, value, limit):
             "limit": round(limit, 3), "pass": bool(value <= limit)}
 
 
+def _noise_line(group):
+    """How much ERM's own time moved between rounds: the load on the machine."""
+    erm = next((r for r in group if r["method"] == ERM), None)
+    if erm is None or not erm.get("times_ms"):
+        return ""
+    low, high = min(erm["times_ms"]), max(erm["times_ms"])
+    return (f"ERM per round: {low:.2f}–{high:.2f} ms/step "
+            f"(max/min {high / low:.2f}: the noise of this group).")
+
+
 def _fmt(value, digits=2, suffix=""):
     return "–" if value is None else f"{value:.{digits}f}{suffix}"
 
@@ -107,6 +117,8 @@ def markdown(rows, checks, header_lines):
             f"### {model}, jit_compile={'True' if jit else 'False'} "
             f"(batch {first['batch_size']}, {first['parameters']:,} weights, "
             f"{first['timed_steps']} timed steps × {len(first['times_ms'])} rounds)",
+            "",
+            _noise_line(group),
             "",
             "| method | median ms/step | ×ERM | ×floor | predicted passes "
             "| predicted ×ERM | measured/predicted | sam_fraction "
