@@ -29,18 +29,9 @@ from tests import models, reference  # noqa: E402
 RHO, LR, BATCH = 0.1, 0.1, 16
 
 
-def mlp():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((12,)),
-        keras.layers.Dense(16, activation="tanh"),
-        keras.layers.Dense(4),
-    ])
-
-
 def reference_weights(x, y, sync):
     """Single-device formula: replica halves, per-replica or global perturbation."""
-    ref = reference.ReferenceModel(mlp(), models.sparse_ce())
+    ref = reference.ReferenceModel(models.seeded_tanh_mlp(), models.sparse_ce())
     sgd = reference.MomentumSGD(LR)
     for xb, yb, _ in reference.batches(x, y, BATCH):
         halves = [
@@ -64,7 +55,7 @@ def reference_weights(x, y, sync):
 def distributed_weights(strategy, x, y, sync):
     with strategy.scope():
         model = keras_sam.SAMModel(
-            mlp(), variant=keras_sam.variants.SAM(rho=RHO), sync_perturbation=sync
+            models.seeded_tanh_mlp(), variant=keras_sam.variants.SAM(rho=RHO), sync_perturbation=sync
         )
         model.compile(optimizer=keras.optimizers.SGD(LR), loss=models.sparse_ce())
     model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
@@ -81,7 +72,7 @@ def replica_divergence(strategy, x, y):
     divergence = {}
     for variant_id in sorted(keras_sam.variants.registered()):
         with strategy.scope():
-            model = keras_sam.SAMModel(mlp(), variant=variant_id)
+            model = keras_sam.SAMModel(models.seeded_tanh_mlp(), variant=variant_id)
             model.compile(
                 optimizer=keras.optimizers.SGD(LR, momentum=0.9),
                 loss=models.sparse_ce(),
@@ -101,7 +92,7 @@ def replica_divergence(strategy, x, y):
 def forced_xla_message(strategy, x, y):
     """The error a user who forces XLA under the strategy gets."""
     with strategy.scope():
-        model = keras_sam.SAMModel(mlp())
+        model = keras_sam.SAMModel(models.seeded_tanh_mlp())
         model.compile(
             optimizer=keras.optimizers.SGD(LR), loss=models.sparse_ce(),
             jit_compile=True,

@@ -18,3 +18,13 @@ def bn_dropout_mlp(inputs=12, classes=4):
 
 def sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def seeded_tanh_mlp():
+    """Dense(tanh) -> Dense from seed 0: the same weights in every process."""
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((12,)),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.Dense(4),
+    ])

@@ -22,6 +22,9 @@ import tensorflow as tf  # noqa: E402
 
 import keras_sam  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import models  # noqa: E402
+
 STRATEGY = None  # created first thing in main(), before any other op
 
 BATCH, STEPS, RHO, LR, MOMENTUM = 16, 8, 0.1, 0.1, 0.9
@@ -41,15 +44,6 @@ def worker_rows(worker, workers=2):
     return np.concatenate([
         np.arange(start + worker * half, start + (worker + 1) * half)
         for start in range(0, 4 * BATCH, BATCH)
-    ])
-
-
-def mlp():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((12,)),
-        keras.layers.Dense(16, activation="tanh"),
-        keras.layers.Dense(4),
     ])
 
 
@@ -119,7 +113,7 @@ def plain_fit_error():
 
 def train(variant):
     with STRATEGY.scope():
-        model = keras_sam.SAMModel(mlp(), variant=variant)
+        model = keras_sam.SAMModel(models.seeded_tanh_mlp(), variant=variant)
         model.compile(
             optimizer=keras.optimizers.SGD(LR, momentum=MOMENTUM),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

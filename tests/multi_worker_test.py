@@ -93,7 +93,7 @@ def _weights(arrays, name, kind):
 
 def _formula(initial, perturbation, switch=None):
     """Single process: the global batches, split as the workers split them."""
-    ref = reference.ReferenceModel(worker.mlp(), models.sparse_ce())
+    ref = reference.ReferenceModel(models.seeded_tanh_mlp(), models.sparse_ce())
     ref.set_weights(initial)
     sgd = reference.MomentumSGD(worker.LR, worker.MOMENTUM)
     x, y = worker.data()
