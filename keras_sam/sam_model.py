@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_sam import backend
 from keras_sam import variants as variants_lib
 
 
@@ -47,12 +48,7 @@ class SAMModel(keras.Model):
                 "Argument `model` must be a keras.Model (Sequential, "
                 f"Functional or subclassed). Received: model={model!r}"
             )
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError(
-                "SAMModel needs the TensorFlow backend for now. Received: "
-                f"KERAS_BACKEND={keras.backend.backend()!r}. Set "
-                "KERAS_BACKEND=tensorflow before importing keras."
-            )
+        backend.module()  # A clear error on a backend without a train step.
         if not isinstance(sync_perturbation, bool):
             raise ValueError(
                 "Argument `sync_perturbation` must be True or False. "
@@ -91,10 +87,9 @@ class SAMModel(keras.Model):
             return self.model(inputs, training=training)
         return self.model(inputs, training=training, mask=mask)
 
-    def train_step(self, data):
-        from keras_sam.backend import tensorflow as backend
-
-        return backend.train_step(self, data)
+    def train_step(self, *args):
+        # TensorFlow and PyTorch pass `data`; JAX passes `state, data`.
+        return backend.module().train_step(self, *args)
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, plus the callbacks the variant needs.

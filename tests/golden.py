@@ -82,12 +82,18 @@ def oracle_calls_per_step(variant_class, *, jit_compile, steps=3, **kwargs):
     Counts executions, not traces: a `keras.Variable` is incremented with
     `assign_add` inside the compiled step each time the oracle runs.
     """
-    counter = keras.Variable(0.0, trainable=False, name="oracle_calls")
-
     class Counting(variant_class):
+        def build(self, input_shape):
+            super().build(input_shape)
+            # Owned by the variant, so it is model state on every backend
+            # (a free variable would not be carried through a JAX step).
+            self.oracle_calls = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="oracle_calls"
+            )
+
         def compute_gradients(self, gradient_fn, gradients, variables, step):
             def counted(offsets):
-                counter.assign_add(1.0)
+                self.oracle_calls.assign_add(1.0)
                 return gradient_fn(offsets)
 
             return super().compute_gradients(counted, gradients, variables, step)
@@ -95,8 +101,9 @@ def oracle_calls_per_step(variant_class, *, jit_compile, steps=3, **kwargs):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(steps * 16, 12)).astype("float32")
     y = rng.integers(0, 4, size=steps * 16)
-    model = keras_sam.SAMModel(models.bn_dropout_mlp(), variant=Counting(**kwargs))
+    variant = Counting(**kwargs)
+    model = keras_sam.SAMModel(models.bn_dropout_mlp(), variant=variant)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=models.sparse_ce(),
                   jit_compile=jit_compile)
     model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-    return float(counter.numpy()) / steps
+    return float(variant.oracle_calls.numpy()) / steps

@@ -1,7 +1,8 @@
 """An independent implementation of the SAM-family step, for golden tests.
 
 It shares nothing with keras_sam's step: passes run on a *copy* of the model
-in their own `tf.function`s, the perturbation is written into the copy's
+with the backend's own autodiff (a `tf.function` on TensorFlow, `jax.grad`
+of `stateless_call` on JAX, `torch.autograd` on PyTorch), the perturbation is written into the copy's
 variables (snapshot, assign, restore) instead of a stateless scope, the
 variant formulas are NumPy, and SGD is applied by hand. What it does share is
 the contract of SPEC §2: pass 2 starts from the non-trainable state of before
@@ -10,7 +11,6 @@ pass 1 (same dropout masks, BatchNorm statistics from pass 1 only).
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 
 def relative_error(actual, expected):
@@ -37,18 +37,11 @@ class ReferenceModel:
     def __init__(self, model, loss_fn, jit_compile=False):
         self.model = keras.models.clone_model(model)
         for target, source in zip(self.model.variables, model.variables):
-            target.assign(source)
+            # A copy: JAX's fit donates the model's buffers to its step.
+            target.assign(np.array(source.numpy()))
         self.loss_fn = loss_fn
 
-        def loss_and_gradients(x, y, sample_weight):
-            with tf.GradientTape() as tape:
-                y_pred = self.model(x, training=True)
-                loss = self.loss_fn(y, y_pred, sample_weight)
-                loss = loss + sum(self.model.losses)
-            gradients = tape.gradient(loss, self.model.trainable_variables)
-            return loss, [tf.convert_to_tensor(g) for g in gradients]
-
-        self._step = tf.function(loss_and_gradients, jit_compile=jit_compile)
+        self._step = _loss_and_gradients(self.model, loss_fn, jit_compile)
 
     @property
     def weights(self):
@@ -79,18 +72,17 @@ class ReferenceModel:
     def clean_gradients(self, batch):
         """Pass 1: stateful. Returns (gradients, state before the pass)."""
         before = self.state()
-        _, gradients = self._step(*batch)
-        return [g.numpy() for g in gradients], before
+        return self._step(*batch), before
 
     def gradients_at(self, batch, offsets, state_before):
         """Gradients at `w + offsets` from `state_before`; leaves w and state."""
         weights, state_after = self.weights, self.state()
         self.set_weights([w + o for w, o in zip(weights, offsets)])
         self.set_state(state_before)
-        _, gradients = self._step(*batch)
+        gradients = self._step(*batch)
         self.set_weights(weights)
         self.set_state(state_after)
-        return [g.numpy() for g in gradients]
+        return gradients
 
 
 class MomentumSGD:
@@ -114,12 +106,12 @@ class MomentumSGD:
 
 
 def batches(x, y, batch_size, sample_weight=None):
-    size = len(tf.nest.flatten(y)[0])
+    size = len(keras.tree.flatten(y)[0])
     for start in range(0, size, batch_size):
         end = start + batch_size
         sw = None if sample_weight is None else sample_weight[start:end]
-        xb = tf.nest.map_structure(lambda t: t[start:end], x)
-        yb = tf.nest.map_structure(lambda t: t[start:end], y)
+        xb = keras.tree.map_structure(lambda t: t[start:end], x)
+        yb = keras.tree.map_structure(lambda t: t[start:end], y)
         yield xb, yb, sw
 
 
@@ -132,3 +124,63 @@ def asam_offsets(gradients, weights, rho, eta, epsilon=1e-12):
     t = [np.abs(w) + eta for w in weights]
     scale = rho / (norm([ti * g for ti, g in zip(t, gradients)]) + epsilon)
     return [ti * ti * g * scale for ti, g in zip(t, gradients)]
+
+
+def _loss_and_gradients(model, loss_fn, jit_compile):
+    """`step(x, y, sample_weight)`: a stateful training pass of `model`.
+
+    Returns the gradients of `loss_fn + model.losses` as NumPy arrays and
+    leaves the non-trainable state (BatchNorm statistics, seeds) advanced.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def step(x, y, sample_weight):
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = loss_fn(y, y_pred, sample_weight) + sum(model.losses)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            return [tf.convert_to_tensor(g) for g in gradients]
+
+        step = tf.function(step, jit_compile=jit_compile)
+        return lambda *batch: [g.numpy() for g in step(*batch)]
+    if backend == "jax":
+        import jax
+
+        def pure(trainable, non_trainable, x, y, sample_weight):
+            def loss(trainable):
+                y_pred, state, losses = model.stateless_call(
+                    trainable, non_trainable, x, training=True, return_losses=True
+                )
+                return loss_fn(y, y_pred, sample_weight) + sum(losses), state
+
+            (_, state), gradients = jax.value_and_grad(loss, has_aux=True)(trainable)
+            return gradients, state
+
+        pure = jax.jit(pure) if jit_compile else pure
+
+        def step(x, y, sample_weight):
+            gradients, state = pure(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                x, y, sample_weight,
+            )
+            for v, value in zip(model.non_trainable_variables, state):
+                v.assign(value)
+            return [np.asarray(g) for g in gradients]
+
+        return step
+    if backend == "torch":
+        import torch
+
+        def step(x, y, sample_weight):
+            y_pred = model(x, training=True)
+            loss = loss_fn(y, y_pred, sample_weight) + sum(model.losses)
+            gradients = torch.autograd.grad(
+                loss, [v.value for v in model.trainable_variables]
+            )
+            return [g.detach().cpu().numpy() for g in gradients]
+
+        return step
+    raise ValueError(f"No reference step for backend {backend!r}.")

@@ -18,17 +18,14 @@ construction:
 
 import keras
 import tensorflow as tf
-from keras import ops
+
+from keras_sam.backend import common
 
 
 def _as_float32(gradient):
     if isinstance(gradient, tf.IndexedSlices):
         gradient = tf.convert_to_tensor(gradient)
     return tf.cast(gradient, tf.float32)
-
-
-def _all_finite(tensors):
-    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
 
 def mean_over_replicas(values):
@@ -39,20 +36,6 @@ def mean_over_replicas(values):
     if context.num_replicas_in_sync == 1:
         return values
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
-
-
-def _update_loss_tracker(model, loss, x):
-    # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its own
-    # train_step updates it exactly so, weighting each batch by its size.
-    batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
-    model._loss_tracker.update_state(loss, sample_weight=batch_size)
-
-
-def _back_off_loss_scale(optimizer):
-    """What `LossScaleOptimizer` does on a non-finite step: halve the scale."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer.step_counter.assign(0)
-        optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
 
 
 def _apply_or_skip(finite, apply, restore, optimizer, args):
@@ -71,7 +54,7 @@ def _apply_or_skip(finite, apply, restore, optimizer, args):
 
         def skip_branch():
             run(restore)
-            _back_off_loss_scale(optimizer)
+            common.back_off_loss_scale(optimizer)
             return tf.constant(False)
 
         return apply_branch, skip_branch
@@ -101,36 +84,28 @@ class _GradientOracle:
     a scaled per-replica gradient into an unscaled float32 one.
     """
 
-    def __init__(self, model, data, variables, weights, state, unscale):
+    def __init__(self, model, data, weights, state, unscale):
         self.model = model
         self.data = data
-        self.variables = variables
         self.weights = weights
         self.state = state
         self.unscale = unscale
 
     def __call__(self, offsets):
-        inner = self.model.model
-        x, y, sample_weight = self.data
-        model = self.model
-        model.perturbation_norm_tracker.update_state(
-            ops.sqrt(sum(tf.reduce_sum(tf.square(o)) for o in offsets))
+        self.model.perturbation_norm_tracker.update_state(
+            common.perturbation_norm(offsets)
         )
         perturbed = [
             w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
         ]
-        mapping = list(zip(self.variables, perturbed))
-        mapping += list(zip(inner.non_trainable_variables, self.state))
         with tf.GradientTape() as tape:
             tape.watch(perturbed)
-            with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
-                y_pred = inner(x, training=True)
-                loss = model._compute_loss(
-                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                    training=True,
-                )
-            loss = model.optimizer.scale_loss(loss)
-        gradients = tape.gradient(loss, perturbed)
+            scaled_loss = common.forward(
+                self.model,
+                self.data,
+                common.perturbed_mapping(self.model, perturbed, self.state),
+            )[0]
+        gradients = tape.gradient(scaled_loss, perturbed)
         return [
             _as_float32(g) * self.unscale if g is not None else tf.zeros_like(w)
             for g, w in zip(gradients, self.weights)
@@ -163,7 +138,11 @@ def train_step(model, data):
         loss = model._compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
         )
-        _update_loss_tracker(model, loss * replicas, x)
+        # Keras keeps its "loss" metric private (`Trainer._loss_tracker`);
+        # its own train_step updates it so, weighting by the batch size.
+        model._loss_tracker.update_state(
+            loss * replicas, sample_weight=common.batch_size(x)
+        )
         scaled_loss = optimizer.scale_loss(loss)
     variables = model.trainable_variables
     raw = tape.gradient(scaled_loss, variables)
@@ -182,9 +161,7 @@ def train_step(model, data):
     if model.sync_perturbation:
         gradients = mean_over_replicas(gradients)
 
-    oracle = _GradientOracle(
-        model, (x, y, sample_weight), variables, weights, state, unscale
-    )
+    oracle = _GradientOracle(model, (x, y, sample_weight), weights, state, unscale)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
     model.sam_fraction_tracker.update_state(perturbed)
 
@@ -202,16 +179,9 @@ def train_step(model, data):
         variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
 
     def restore(update, learning_rate, variant_state, state):
-        # A skipped step leaves no trace but the advanced RNG counters: the
-        # variant's state and the floating-point model state (BatchNorm
-        # statistics a NaN batch would poison) return to their values before.
-        for v, value in zip(variant.state_variables(), variant_state):
-            v.assign(value)
-        for v, value in zip(inner.non_trainable_variables, state):
-            if value.dtype.is_floating:
-                v.assign(value)
+        common.restore(model, variant_state, state)
 
-    finite = _all_finite(gradients + tf.nest.flatten(update))
+    finite = common.all_finite(gradients + tf.nest.flatten(update))
     model.skipped_steps_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
     _apply_or_skip(
         finite, apply, restore, optimizer,

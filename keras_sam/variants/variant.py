@@ -6,6 +6,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_sam import backend
+
 _REGISTRY = {}
 
 
@@ -189,7 +191,7 @@ class Variant(keras.layers.Layer):
         decision = self.should_perturb(gradients, step)
         if decision is None:
             return perturbed_step()
-        return ops.cond(decision, perturbed_step, clean_step)
+        return backend.cond(decision, perturbed_step, clean_step)
 
     def apply_gradients(self, apply_fn, update, variables, learning_rate):
         """Applies `update`; `apply_fn(gradients)` runs the base optimizer.
