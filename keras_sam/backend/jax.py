@@ -137,8 +137,24 @@ def _step(model, data):
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
+def _check_distribution(model):
+    distribution = keras.distribution.distribution()
+    if distribution is None or model.sync_perturbation:
+        return
+    devices = getattr(getattr(distribution, "device_mesh", None), "devices", None)
+    if devices is not None and devices.size > 1:
+        raise ValueError(
+            "Under a keras.distribution on JAX the step sees the global batch, "
+            "so gradients are global and a per-device perturbation (SAM's "
+            "m-sharpness, `sync_perturbation=False`) cannot be formed. Pass "
+            "`SAMModel(..., sync_perturbation=True)` for global SAM. Received: "
+            f"sync_perturbation=False with {devices.size} devices."
+        )
+
+
 def train_step(model, state, data):
     """One SAM-family step of `SAMModel` (`model`): `(logs, new_state)`."""
+    _check_distribution(model)
     groups = (
         model.trainable_variables,
         model.non_trainable_variables,

@@ -9,25 +9,25 @@ changing a weight: perturbed losses are evaluated in a `keras.StatelessScope`.
   minimizes). For a quadratic it equals `rho * ||g|| + rho**2/2 * u'Hu` with
   `u = g / ||g||`.
 - `top_hessian_eigenvalue`: the eigenvalue of largest magnitude of the
-  Hessian of `L` at `w`, by power iteration on Hessian-vector products
-  computed with nested `tf.GradientTape`s (the PyHessian method).
+  Hessian of `L` at `w`, by power iteration on exact Hessian-vector products
+  (the PyHessian method), from the backend's own autodiff (`autodiff.py`).
 """
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-
-def _loss(model, loss_fn, x, y):
-    return tf.cast(loss_fn(y, model(x, training=False)), tf.float32)
+from keras_sam.bench.autodiff import Derivatives
 
 
 def _dot(a, b):
-    return tf.add_n([tf.reduce_sum(tf.cast(p, tf.float32) * tf.cast(q, tf.float32)) for p, q in zip(a, b)])
+    return float(sum(np.sum(p * q) for p, q in zip(a, b)))
 
 
-def _norm(tensors):
-    return tf.sqrt(_dot(tensors, tensors))
+def _norm(arrays):
+    return np.sqrt(_dot(arrays, arrays))
+
+
+def _weights(model):
+    return [np.asarray(v.numpy(), np.float32) for v in model.trainable_variables]
 
 
 def sharpness(model, loss_fn, x, y, rho=0.05):
@@ -45,54 +45,14 @@ def sharpness(model, loss_fn, x, y, rho=0.05):
     """
     if not rho > 0:
         raise ValueError(f"Argument `rho` must be > 0. Received: rho={rho!r}")
-    variables = model.trainable_variables
-    x = tf.convert_to_tensor(x)
-    y = tf.convert_to_tensor(y)
-    with tf.GradientTape() as tape:
-        loss = _loss(model, loss_fn, x, y)
-    gradients = [
-        tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-        for g, v in zip(tape.gradient(loss, variables), variables)
-    ]
+    derivatives = Derivatives(model, loss_fn, x, y)
+    weights = _weights(model)
+    gradients = derivatives.gradient(weights)
     norm = _norm(gradients)
-    if float(norm) == 0.0:
+    if norm == 0.0:
         return 0.0
-    scale = rho / norm
-    mapping = [
-        (v, v.value + tf.cast(g * tf.cast(scale, g.dtype), v.dtype))
-        for v, g in zip(variables, gradients)
-    ]
-    with keras.StatelessScope(state_mapping=mapping):
-        perturbed = _loss(model, loss_fn, x, y)
-    return float(perturbed - loss)
-
-
-def hessian_vector_product_fn(model, loss_fn, x, y):
-    """Returns a compiled `hvp(vectors) -> H @ vectors` at the current weights.
-
-    `vectors` is a list shaped like `model.trainable_variables`.
-    """
-    variables = model.trainable_variables
-    x = tf.convert_to_tensor(x)
-    y = tf.convert_to_tensor(y)
-
-    @tf.function
-    def hvp(vectors):
-        with tf.GradientTape() as outer:
-            with tf.GradientTape() as inner:
-                loss = _loss(model, loss_fn, x, y)
-            gradients = inner.gradient(loss, variables)
-            projection = _dot(
-                [tf.zeros_like(v) if g is None else g for g, v in zip(gradients, variables)],
-                vectors,
-            )
-        products = outer.gradient(projection, variables)
-        return [
-            tf.zeros_like(v, tf.float32) if p is None else tf.cast(tf.convert_to_tensor(p), tf.float32)
-            for p, v in zip(products, variables)
-        ]
-
-    return hvp
+    perturbed = [w + rho * g / norm for w, g in zip(weights, gradients)]
+    return derivatives.loss(perturbed) - derivatives.loss(weights)
 
 
 def top_hessian_eigenvalue(model, loss_fn, x, y, iterations=20, tolerance=1e-3, seed=0):
@@ -114,20 +74,18 @@ def top_hessian_eigenvalue(model, loss_fn, x, y, iterations=20, tolerance=1e-3, 
     """
     if iterations < 1:
         raise ValueError(f"Argument `iterations` must be >= 1. Received: {iterations!r}")
-    hvp = hessian_vector_product_fn(model, loss_fn, x, y)
+    derivatives = Derivatives(model, loss_fn, x, y)
+    weights = _weights(model)
     rng = np.random.default_rng(seed)
-    vectors = [
-        tf.constant(rng.standard_normal(tuple(v.shape)), tf.float32)
-        for v in model.trainable_variables
-    ]
+    vectors = [rng.standard_normal(w.shape) for w in weights]
     norm = _norm(vectors)
     vectors = [v / norm for v in vectors]
     estimate = None
     for _ in range(iterations):
-        products = hvp(vectors)
-        value = float(_dot(vectors, products))
+        products = derivatives.hvp(weights, vectors)
+        value = _dot(vectors, products)
         norm = _norm(products)
-        if float(norm) == 0.0:
+        if norm == 0.0:
             return 0.0
         vectors = [p / norm for p in products]
         if estimate is not None and abs(value - estimate) <= tolerance * abs(estimate):
