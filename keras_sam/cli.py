@@ -7,6 +7,7 @@ one line on stderr, no traceback.
 
 import argparse
 import os
+import subprocess
 import sys
 
 DEFAULT_EPOCHS = 20
@@ -35,6 +36,7 @@ examples:
   keras-sam benchmark --variant-args 'look_sam:k=10,alpha=0.5' --seeds 0,1,2
   keras-sam benchmark --dataset cifar10 --data-dir ~/tensorflow_datasets --num-samples 5000
   keras-sam benchmark --dataset imdb_reviews --model gru --label-noise 0
+  keras-sam benchmark --backend jax
 
 TensorFlow's native logs are hidden (TF_CPP_MIN_LOG_LEVEL=3) unless you set
 TF_CPP_MIN_LOG_LEVEL yourself.
@@ -50,6 +52,20 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(message)
+
+
+def arguments_backends():
+    from keras_sam.bench.arguments import BACKEND_CHOICES
+
+    return BACKEND_CHOICES
+
+
+def _loaded_backend():
+    """The backend of an already imported Keras, else the one it will load."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        return keras.backend.backend()
+    return os.environ["KERAS_BACKEND"]
 
 
 def build_parser():
@@ -73,14 +89,32 @@ def build_parser():
             "seeds": arguments.seeds(DEFAULT_SEEDS),
             "label_noise": DEFAULT_LABEL_NOISE,
             "output": DEFAULT_OUTPUT,
+            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         },
     )
     return parser
 
 
+def _requested_backend(argv):
+    """The value of `--backend` in `argv`, or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv=None):
     """Entry point of `keras-sam`; returns the exit code (0, or 2 on bad input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    backend = _requested_backend(argv)
+    if backend in arguments_backends() and backend != _loaded_backend():
+        # Keras fixes its backend when first imported (importing keras_sam
+        # did), so another backend runs in a fresh process.
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        return subprocess.call([sys.executable, "-m", "keras_sam", *argv], env=env)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_sam.bench import quiet
 

@@ -4,6 +4,7 @@ import argparse
 import ast
 
 MODEL_CHOICES = ("auto", "cnn", "gru", "resnet")
+BACKEND_CHOICES = ("tensorflow", "jax", "torch")
 
 
 def positive_int(text):
@@ -141,9 +142,12 @@ def add_benchmark_arguments(parser, defaults):
                           help="(default: %(default)s)")
     training.add_argument("--learning-rate", type=positive_float, default=1e-3,
                           help="Adam learning rate (default: %(default)s)")
-    training.add_argument("--steps-per-execution", type=positive_int, default=8,
+    training.add_argument("--backend", choices=BACKEND_CHOICES, default=defaults["backend"],
+                          help="Keras backend to train on (default: KERAS_BACKEND, "
+                               "else tensorflow: %(default)s)")
+    training.add_argument("--steps-per-execution", type=positive_int, default=None,
                           help="steps per compiled call, as in Model.compile "
-                               "(default: %(default)s)")
+                               "(default: 8; 1 on torch, which allows no other)")
     measure = parser.add_argument_group("flatness and output")
     measure.add_argument("--flatness-rho", type=positive_float, default=0.05,
                          help="radius of the sharpness measure (default: %(default)s)")

@@ -31,6 +31,15 @@ def make_config(args):
                 f"unknown variant {unknown[0]!r}: choose from "
                 f"{', '.join(sorted(table))} (ERM always runs)"
             )
+    steps_per_execution = args.steps_per_execution
+    torch = args.backend == "torch"
+    if steps_per_execution is None:
+        steps_per_execution = 1 if torch else 8
+    elif torch and steps_per_execution != 1:
+        raise BadInput(
+            "--steps-per-execution must be 1 on the torch backend (Keras runs "
+            f"PyTorch steps one at a time), got {steps_per_execution}"
+        )
     config = runner.BenchmarkConfig(
         dataset=args.dataset,
         model=args.model,
@@ -43,7 +52,7 @@ def make_config(args):
         learning_rate=args.learning_rate,
         label_noise=args.label_noise,
         num_samples=args.num_samples,
-        steps_per_execution=args.steps_per_execution,
+        steps_per_execution=steps_per_execution,
         flatness_rho=args.flatness_rho,
         flatness_samples=args.flatness_samples,
         hessian_iterations=args.hessian_iterations,

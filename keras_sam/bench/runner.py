@@ -1,8 +1,8 @@
 """Runs the benchmark: ERM and each SAM variant on the same data and seeds.
 
 For every seed, the labels (with the seed's label noise), the initial
-weights (`keras.utils.set_random_seed(seed)` before the model is built) and
-the batch order are the same for every method; ERM is a plain `keras.Model`
+weights and the batch order are the same for every method, and on every
+Keras backend (drawn with NumPy, see `reproducible.py`); ERM is a plain `keras.Model`
 `fit` with the base optimizer, a variant is the same model wrapped in
 `keras_sam.SAMModel`.
 """
@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from keras_sam import variants as variants_lib
-from keras_sam.bench import flatness, models
+from keras_sam.bench import flatness, models, reproducible
 from keras_sam.bench.progress import EpochProgress, overall_bar
 from keras_sam.bench.timing import StepTimer
 from keras_sam.data import symmetric_label_noise
@@ -77,6 +77,7 @@ def method_label(identifier):
 def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     keras.utils.set_random_seed(seed)
     inner = models.build_model(config.model, dataset)
+    reproducible.initialize(inner, seed)
     model = inner
     if identifier != ERM:
         model = SAMModel(inner, variant=make_variant(identifier, config))
@@ -88,12 +89,11 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     )
     start = time.perf_counter()
     history = model.fit(
-        dataset.x_train, y_train,
-        batch_size=config.batch_size,
+        reproducible.EpochBatches(dataset.x_train, y_train, config.batch_size, seed),
         epochs=config.epochs,
         validation_data=(dataset.x_test, dataset.y_test),
         validation_freq=validation_every(config.epochs),
-        shuffle=True,
+        shuffle=False,  # EpochBatches shuffles; Keras would reorder its batches.
         verbose=0,
         callbacks=callbacks,
     )
@@ -220,14 +220,15 @@ def run_benchmark(config, dataset, progress=True):
 
 
 def _environment():
+    import importlib
     import os
     import platform
 
-    import tensorflow as tf
-
+    backend = keras.backend.backend()
     return {
         "keras": keras.__version__,
-        "tensorflow": tf.__version__,
+        "backend": backend,
+        backend: importlib.import_module(backend).__version__,
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),

@@ -1,5 +1,6 @@
 """Every variant gives the same numbers on TensorFlow, JAX and PyTorch."""
 
+import json
 import os
 import subprocess
 import sys
@@ -54,3 +55,45 @@ def test_training_moved_the_weights(results):
 def test_jax_path_does_not_import_tensorflow(results):
     assert not results["jax"]["tensorflow_imported"]
     assert results["tensorflow"]["tensorflow_imported"]
+
+
+@pytest.fixture(scope="module")
+def benchmarks(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("benchmark")
+    processes = {
+        backend: subprocess.Popen(
+            [sys.executable, "-m", "keras_sam", "benchmark", "--backend", backend,
+             "--epochs", "2", "--num-samples", "600", "--variants", "sam,ae_sam",
+             "--seeds", "1", "--quiet", "--hessian-iterations", "5",
+             "--output", str(folder / backend)],
+            env={**os.environ, "PYTHONPATH": ROOT}, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for backend in BACKENDS
+    }
+    out = {}
+    for backend, process in processes.items():
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, f"{backend}: {stderr[-3000:]}"
+        with open(folder / backend / "results.json") as f:
+            out[backend] = json.load(f)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_benchmark_gives_the_same_numbers_as_tensorflow(benchmarks, backend):
+    assert benchmarks[backend]["environment"]["backend"] == backend
+    expected = {r["method"]: r for r in benchmarks["tensorflow"]["runs"]}
+    actual = {r["method"]: r for r in benchmarks[backend]["runs"]}
+    assert set(actual) == {"erm", "sam", "ae_sam"}
+    for method, run in expected.items():
+        # 120 test examples: one near-tie prediction may flip (0.83 points).
+        assert actual[method]["test_accuracy"] == pytest.approx(run["test_accuracy"], abs=1.0)
+        assert actual[method]["sam_fraction"] == pytest.approx(run["sam_fraction"], abs=1e-6)
+        assert actual[method]["test_loss"] == pytest.approx(run["test_loss"], rel=2e-3)
+        # Power iteration stopped after 5 steps or a 1e-3 relative change.
+        assert actual[method]["hessian_top_eigenvalue"] == pytest.approx(
+            run["hessian_top_eigenvalue"], rel=2e-2
+        )
+        # A difference of two losses (about 2.3): float32 round-off is absolute.
+        assert actual[method]["sharpness"] == pytest.approx(run["sharpness"], abs=1e-4)
