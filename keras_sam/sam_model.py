@@ -30,7 +30,9 @@ class SAMModel(keras.Model):
         sync_perturbation: under `tf.distribute`, all-reduce the clean
             gradient before forming the perturbation (global SAM). The default
             `False` perturbs each replica with its own gradient (m-sharpness,
-            as in the SAM paper).
+            as in the SAM paper). On JAX under a multi-device
+            `keras.distribution` the step's gradients are global, and only
+            `True` is allowed.
         **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
