@@ -5,6 +5,8 @@ its own way; what a pass computes, what a skipped step restores and how the
 loss scale backs off are the same everywhere and live here.
 """
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -64,3 +66,32 @@ def restore(model, variant_state, state):
     for v, value in zip(model.model.non_trainable_variables, state):
         if keras.backend.is_float_dtype(v.dtype):
             v.assign(value)
+
+
+def _has_convolutions(layer):
+    if "Conv" in type(layer).__name__:
+        return True
+    return any(_has_convolutions(child) for child in getattr(layer, "layers", []))
+
+
+def warn_if_slow_conditional(model, compiled_for_cpu):
+    """Warns when XLA on CPU will make a conditional variant slow.
+
+    XLA's CPU compiler rewrites convolutions for its fast kernels only in
+    the top-level computation, so the convolutions of a perturbed pass inside
+    a conditional branch (LookSAM's period, AE-SAM's switch) compile to naive
+    loops: measured 4x ERM for LookSAM on a small ResNet
+    (docs/benchmarks/performance.md). Called once per trace.
+    """
+    if not compiled_for_cpu or getattr(model.variant, "policy", None) is None:
+        return
+    if not _has_convolutions(model.model):
+        return
+    warnings.warn(
+        f"{type(model.variant).__name__} takes its perturbed pass inside a "
+        "conditional, and XLA on CPU compiles the convolutions there to slow "
+        "loops: a step may cost more than SAM's. On TensorFlow compile with "
+        "jit_compile=False (Keras's 'auto' default does on CPU); on a GPU "
+        "this does not apply.",
+        stacklevel=2,
+    )

@@ -155,6 +155,9 @@ def _check_distribution(model):
 def train_step(model, state, data):
     """One SAM-family step of `SAMModel` (`model`): `(logs, new_state)`."""
     _check_distribution(model)
+    common.warn_if_slow_conditional(
+        model, bool(model.jit_compile) and jax.default_backend() == "cpu"
+    )
     groups = (
         model.trainable_variables,
         model.non_trainable_variables,

@@ -125,6 +125,10 @@ def train_step(model, data):
             "or jit_compile=False."
         )
 
+    common.warn_if_slow_conditional(
+        model, model.jit_compile is True and not tf.config.list_logical_devices("GPU")
+    )
+
     # Values read before anything below writes (tf.function orders reads and
     # writes of one resource as written).
     state = [tf.identity(v.value) for v in inner.non_trainable_variables]

@@ -1,5 +1,7 @@
 """The TensorFlow train step: loss scaling, sparse gradients, optimizer features."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -163,3 +165,30 @@ def test_unused_variable_is_left_to_the_optimizer():
     # Keras skips variables without a gradient (no weight decay on them).
     for b, v in zip(unused_before, inner.unused.trainable_variables):
         np.testing.assert_array_equal(v.numpy(), b)
+
+
+def _conv_net():
+    return keras.Sequential([
+        keras.Input((8, 1)),
+        keras.layers.Conv1D(4, 3),
+        keras.layers.Flatten(),
+        keras.layers.Dense(2),
+    ])
+
+
+@pytest.mark.parametrize(
+    "variant, jit_compile, warns",
+    [("look_sam", True, True), ("ae_sam", True, True), ("sam", True, False),
+     ("look_sam", False, False)],
+)
+def test_warns_when_xla_on_cpu_meets_a_conditional_variant(variant, jit_compile, warns):
+    model = keras_sam.SAMModel(_conv_net(), variant=variant)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  jit_compile=jit_compile)
+    x = np.zeros((8, 8, 1), "float32")
+    y = np.zeros((8,), "int32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, epochs=1, verbose=0)
+    messages = [str(w.message) for w in caught if "XLA on CPU" in str(w.message)]
+    assert bool(messages) == warns, messages
