@@ -90,7 +90,7 @@ def _step(model, data):
     state = _values(inner.non_trainable_variables)
     variant_state = _values(variant.state_variables())
     weights = _values(variables)
-    step = optimizer.iterations.value
+    step = ops.convert_to_tensor(optimizer.iterations)
     learning_rate = ops.convert_to_tensor(optimizer.learning_rate)
     unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 

@@ -34,7 +34,7 @@ def train_step(model, data):
         state = [v.value.clone() for v in inner.non_trainable_variables]
         variant_state = [v.value.clone() for v in variant.state_variables()]
         weights = [v.value.detach().clone() for v in variables]
-        step = optimizer.iterations.value.clone()
+        step = ops.convert_to_tensor(optimizer.iterations).clone()
         learning_rate = ops.convert_to_tensor(optimizer.learning_rate).clone()
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
