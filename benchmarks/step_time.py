@@ -9,13 +9,22 @@ order rotated every round, so that load drift on the machine falls on all
 methods alike. Ratios are medians over rounds of the ratio within a round.
 
 Methods: `erm` (plain `keras.Model.fit`), `floor` (`TwoPassSAM`, a minimal
-hand-written two-pass SAM step) and every variant registered in
-`keras_sam.variants` through `keras_sam.SAMModel`, with default arguments.
+hand-written two-pass SAM step, per backend: floor_<backend>.py) and every
+variant registered in `keras_sam.variants` through `keras_sam.SAMModel`,
+with default arguments.
 
     python benchmarks/step_time.py --output docs/benchmarks/step_time
 
 writes `step_time.md` and `step_time.json`; docs/benchmarks/performance.md
-explains the columns.
+explains the columns. The Keras backend is the `KERAS_BACKEND` environment
+variable (TensorFlow when unset); nothing imports TensorFlow on the others:
+
+    KERAS_BACKEND=jax python benchmarks/step_time.py --output step_time_jax
+    KERAS_BACKEND=torch python benchmarks/step_time.py --jit off ...
+
+(`--jit on` is XLA on TensorFlow and JAX, `torch.compile` on torch.)
+`benchmarks/backends.py` runs it once per backend and compares them. How
+peak memory is measured on each backend: step_time_memory.py.
 """
 
 import argparse
@@ -34,6 +43,7 @@ import keras  # noqa: E402
 
 import keras_sam  # noqa: E402
 import step_time_measure as measure  # noqa: E402
+import step_time_memory as peak_memory  # noqa: E402
 import step_time_models as models  # noqa: E402
 import step_time_report as report  # noqa: E402
 
@@ -62,15 +72,25 @@ def parse_args(argv=None):
     parser.add_argument("--warmup-steps", type=int, default=3)
     parser.add_argument("--skip", type=int, default=1,
                         help="steps at the start of each epoch left untimed")
-    parser.add_argument("--memory", choices=("auto", "inline", "subprocess", "off"),
+    parser.add_argument("--memory", choices=("auto", "inline", "subprocess",
+                                             "per_method", "off"),
                         default="auto",
                         help="where peak memory is measured: 'inline' in the timed "
-                             "run (GPU, or CPU with TF_CPU_ALLOCATOR_USE_BFC=true), "
-                             "'subprocess' in a short jit-off run with the BFC "
-                             "allocator (CPU); 'auto' picks")
+                             "run, 'subprocess' in a second short jit-off run with "
+                             "an allocator that counts everything (CPU), "
+                             "'per_method' one short process per model, jit and "
+                             "method (JAX on GPU); 'auto' picks "
+                             "(step_time_memory.py)")
+    parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--output", default=None,
                         help="path stem: writes STEM.md and STEM.json")
     args = parser.parse_args(argv)
+    if args.memory == "auto":
+        args.memory = peak_memory.auto_memory_mode()
+    if (args.memory == "inline" and args.only is None
+            and peak_memory.auto_memory_mode() == "per_method"):
+        parser.error("this backend cannot reset its peak memory: use "
+                     "--memory per_method (or auto)")
     args.models = [m for m in args.models.split(",") if m]
     for name in args.models:
         if name not in models.MODELS:
@@ -84,6 +104,8 @@ def parse_args(argv=None):
     for name in args.variant_args:
         if name not in args.variants:
             parser.error(f"--variant-args names {name!r}, which is not benchmarked")
+    if args.only is not None:
+        args.variants = [v for v in args.variants if v == args.only]
     for name in args.models:
         if (args.steps or models.MODELS[name]["steps"]) <= args.skip + 1:
             parser.error(f"{name}: the steps per epoch must exceed --skip + 1")
@@ -130,6 +152,7 @@ def run_group(model_name, jit, methods, args, log):
     x, y = models.synthetic_data(model_name, steps * batch)
     total = args.warmup_steps + steps * repeats
     built, rounds = {}, {method: [] for method in methods}
+    memory = args.memory == "inline"
     for method in methods:
         model, variant = build(method, model_name, jit, args.variant_args)
         callbacks = variant_callbacks(variant, total)
@@ -142,13 +165,16 @@ def run_group(model_name, jit, methods, args, log):
         shift = round_ % len(methods)
         for method in methods[shift:] + methods[:shift]:
             model, _, callbacks, _ = built[method]
-            probe = measure.EpochProbe(skip=args.skip)
+            probe = measure.EpochProbe(skip=args.skip, memory=memory)
             model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0,
                       callbacks=[probe, *callbacks])
             rounds[method].append(probe)
         log(f"  {model_name} jit={'on' if jit else 'off'} round {round_ + 1}/"
-            f"{repeats}: ERM "
-            f"{1e3 * rounds[ERM][-1].seconds_per_step:.2f} ms/step")
+            f"{repeats}: {methods[0]} "
+            f"{1e3 * rounds[methods[0]][-1].seconds_per_step:.2f} ms/step")
+    if args.only is not None:  # a per_method memory process: peaks only
+        return [{"model": model_name, "jit": jit, "method": method,
+                 "peak_mb": _peak_mb(rounds[method])} for method in methods]
     return [
         _row(model_name, jit, method, built[method], rounds, batch,
              steps - args.skip)
@@ -172,7 +198,6 @@ def _row(model_name, jit, method, built, rounds, batch, timed_steps):
     fraction = statistics.fmean(fractions) if fractions else None
     passes = report.predicted_passes(method, variant, fraction)
     floor_ratio = statistics.median(_per_round_ratios(rounds, FLOOR, ERM))
-    peaks = [p.peak_bytes for p in probes if p.peak_bytes is not None]
     inner = model.model if variant is not None else getattr(model, "inner", model)
     return {
         "model": model_name,
@@ -194,33 +219,47 @@ def _row(model_name, jit, method, built, rounds, batch, timed_steps):
         "sam_fraction": fraction,
         "passes": passes,
         "predicted_ratio": report.calibrated_ratio(passes, floor_ratio),
-        "peak_mb": max(peaks) / 2**20 if peaks else None,
+        "peak_mb": _peak_mb(probes),
     }
 
 
-def measure_memory(rows, args, mode):
+def _peak_mb(probes):
+    peaks = [p.peak_bytes for p in probes if p.peak_bytes is not None]
+    return max(peaks) / 2**20 if peaks else None
+
+
+def measure_memory(rows, args, mode, log=None):
     """Sets `peak_mb` (per `mode`) and `peak_delta_mb` (against ERM) in `rows`."""
+    argv = ["--variants", ",".join(args.variants), "--repeats", "3",
+            "--steps", str(args.skip + 3), "--skip", str(args.skip),
+            "--warmup-steps", "2"]
+    if args.batch_size:
+        argv += ["--batch-size", str(args.batch_size)]
+    if args.variant_args:
+        argv += ["--variant-args", json.dumps(args.variant_args)]
+    script = os.path.abspath(__file__)
     if mode == "subprocess":
         jit = "off" if args.jit != "on" else "on"
-        argv = ["--models", ",".join(args.models), "--variants",
-                ",".join(args.variants), "--jit", jit, "--repeats", "3",
-                "--steps", str(args.skip + 3), "--skip", str(args.skip),
-                "--warmup-steps", "2"]
-        if args.batch_size:
-            argv += ["--batch-size", str(args.batch_size)]
-        if args.variant_args:
-            argv += ["--variant-args", json.dumps(args.variant_args)]
-        peaks = measure.peaks_in_subprocess(os.path.abspath(__file__), argv)
+        peaks = peak_memory.peaks_in_subprocess(
+            script, argv + ["--models", ",".join(args.models), "--jit", jit])
+    elif mode == "per_method":
+        peaks = peak_memory.peaks_per_method(
+            script, argv, [(r["model"], r["jit"], r["method"]) for r in rows], log)
     for row in rows:
         if mode == "off":
             row["peak_mb"] = None
-        elif mode == "subprocess":
+        elif mode in ("subprocess", "per_method"):
             row["peak_mb"] = peaks.get((row["model"], row["jit"], row["method"]))
     erm = {(r["model"], r["jit"]): r["peak_mb"] for r in rows if r["method"] == ERM}
     for row in rows:
         reference = erm.get((row["model"], row["jit"]))
         row["peak_delta_mb"] = (None if row["peak_mb"] is None or reference is None
                                 else row["peak_mb"] - reference)
+
+
+def _backend_prefix():
+    backend = keras.backend.backend()
+    return [] if backend == "tensorflow" else [f"KERAS_BACKEND={backend}"]
 
 
 def main(argv=None):
@@ -233,6 +272,8 @@ def main(argv=None):
 
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
     methods = [ERM, FLOOR] + args.variants
+    if args.only is not None:
+        methods = [args.only]
     rows = []
     for model_name in args.models:
         for jit in jits:
@@ -240,52 +281,50 @@ def main(argv=None):
                 f"{len(methods)} methods")
             rows += run_group(model_name, jit, methods, args, log)
     memory = args.memory
-    if memory == "auto":
-        memory = "inline" if measure.allocator_sees_everything() else "subprocess"
-    if memory == "subprocess":
-        log("measuring peak memory in a second run with the BFC allocator")
-    measure_memory(rows, args, memory)
+    if args.only is not None:
+        return _write(args, {"results": rows}, None, log)
+    if memory in ("subprocess", "per_method"):
+        log(f"measuring peak memory ({memory})")
+    measure_memory(rows, args, memory, log)
     checks = report.targets(rows)
     result = {
-        "command": shlex.join(["python", "benchmarks/step_time.py",
+        "command": shlex.join([*_backend_prefix(), "python", "benchmarks/step_time.py",
                                *(sys.argv[1:] if argv is None else argv)]),
         "config": {k: v for k, v in vars(args).items() if k != "output"},
         "machine": measure.machine(),
         "load_average_before": load_before,
         "load_average_after": measure.load_average(),
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "memory": {
-            "inline": "peak of TensorFlow's allocator per timed epoch "
-                      "(tf.config.experimental.get_memory_info), minus its "
-                      "allocation at the epoch's start",
-            "subprocess": "as 'inline', in a second short run (jit off) with "
-                          "TF_CPU_ALLOCATOR_USE_BFC=true, whose allocator "
-                          "counts every allocation",
-            "off": "not measured",
-        }[memory],
+        "memory": peak_memory.memory_note(memory),
         "targets": checks,
         "results": rows,
     }
+    info = result["machine"]
     header = [
         f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']['cpu']}, {result['machine']['cpu_count']} "
-        f"CPU cores, GPUs: {result['machine']['gpus'] or 'none'}; TensorFlow "
-        f"{result['machine']['tensorflow']}, Keras {result['machine']['keras']}  ",
+        f"Machine: {info['cpu']}, {info['cpu_count']} CPU cores, GPUs: "
+        f"{', '.join(info['gpus']) or 'none'}; backend {info['backend']} "
+        f"{info['backend_version']}, Keras {info['keras']}  ",
         f"Load average (1/5/15 min) before: {load_before}, after: "
         f"{result['load_average_after']}; wall time {result['wall_seconds']} s  ",
         f"Memory: {result['memory']}.",
     ]
     text = report.markdown(rows, checks, header)
     print(text)
+    return _write(args, result, text, log)
+
+
+def _write(args, result, text, log):
     if args.output:
         stem = os.path.splitext(args.output)[0]
         os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
-        with open(stem + ".md", "w") as f:
-            f.write(text)
+        if text is not None:
+            with open(stem + ".md", "w") as f:
+                f.write(text)
         with open(stem + ".json", "w") as f:
             json.dump(result, f, indent=1)
             f.write("\n")
-        log(f"wrote {stem}.md and {stem}.json")
+        log(f"wrote {stem}.json" + ("" if text is None else f" and {stem}.md"))
     return result
 
 

@@ -6,55 +6,57 @@
 them, so the probe leaves the training loop exactly as a plain `fit` runs
 it (no per-step host synchronisation).
 
-- Time: from the start of step `skip` (after a device sync on the
-  optimizer's iteration counter, so earlier queued work is not counted) to
-  the end of the epoch (Keras has read the metrics back, which syncs), over
-  `steps - skip` steps. Skipping the first steps leaves out the data
+- Time: from the start of step `skip` (after a device sync: on the
+  optimizer's iteration counter on TensorFlow and torch, on the state JAX's
+  `fit` carries between steps on JAX, so earlier queued work is not counted)
+  to the end of the epoch (Keras has read the metrics back, which syncs),
+  over `steps - skip` steps. Skipping the first steps leaves out the data
   iterator's start; tracing and XLA compilation happen in a warm-up `fit`
   before any timed epoch. For a `SAMModel`, `sam_fraction` is the share of
   perturbed steps among the timed steps (from its `sam_fraction` metric).
-- Memory: the peak of TensorFlow's allocator for the device the step runs
-  on (`tf.config.experimental.get_memory_info`, which works for `CPU:0` as
-  well as `GPU:0`), reset at the start of the epoch, minus what was
-  allocated then: the bytes a training step needs on top of the resident
-  weights, optimizer state and data. Memory a library allocates outside
-  TensorFlow's allocator (e.g. oneDNN scratch buffers) is not seen. On CPU
-  the default allocator counts large allocations only (see
-  `allocator_sees_everything`), so `step_time.py` measures CPU memory in a
-  short second run with the BFC allocator (`peaks_in_subprocess`).
+- Memory: the peak of the backend's memory counter during the epoch
+  minus its value at the epoch's start (`step_time_memory.py` says which
+  counter each backend and device has).
 """
 
-import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 
 import keras
-import tensorflow as tf
+
+import step_time_memory
+
+BACKEND = keras.backend.backend()
 
 
-def memory_device():
-    """`"GPU:0"` when TensorFlow sees a GPU, else `"CPU:0"`."""
-    return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
+def _device_sync(model):
+    """Waits for the steps queued so far (JAX: on the state `fit` carries)."""
+    if BACKEND != "jax":
+        keras.ops.convert_to_numpy(model.optimizer.iterations)
+    elif getattr(model, "_jax_state", None):
+        import jax
+        jax.block_until_ready(model._jax_state)
 
 
-def _memory_info(device):
-    try:
-        return tf.config.experimental.get_memory_info(device)
-    except (ValueError, RuntimeError):
-        return None
+def _metric_result(model, metric):
+    """`metric.result()`; mid-epoch on JAX, from the state `fit` carries."""
+    state = getattr(model, "_jax_state", None) if BACKEND == "jax" else None
+    if state and not model._jax_state_synced:
+        mapping = list(zip(model.metrics_variables, state["metrics_variables"]))
+        with keras.StatelessScope(state_mapping=mapping):
+            return float(metric.result())
+    return float(metric.result())
 
 
 class EpochProbe(keras.callbacks.Callback):
-    """Seconds per step and peak allocator bytes of one `fit` epoch."""
+    """Seconds per step and peak memory bytes of one `fit` epoch."""
 
-    def __init__(self, skip=1, device=None):
+    def __init__(self, skip=1, memory=True):
         super().__init__()
         self.skip = skip
-        self.device = device or memory_device()
+        self.counter = step_time_memory.meter()[0] if memory else None
         self.seconds_per_step = None
         self.peak_bytes = None
         self.sam_fraction = None
@@ -64,22 +66,15 @@ class EpochProbe(keras.callbacks.Callback):
 
     def _mean_sam_fraction(self):
         tracker = getattr(self.model, "sam_fraction_tracker", None)
-        return None if tracker is None else float(tracker.result())
+        return None if tracker is None else _metric_result(self.model, tracker)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = None
-        info = _memory_info(self.device)
-        if info is not None:
-            try:
-                tf.config.experimental.reset_memory_stats(self.device)
-                info = _memory_info(self.device)
-            except (ValueError, RuntimeError):
-                info = None
-        self._baseline = None if info is None else info["current"]
+        self._baseline = None if self.counter is None else self.counter.start()
 
     def on_train_batch_begin(self, batch, logs=None):
         if batch == self.skip:
-            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+            _device_sync(self.model)
             self._fraction = self._mean_sam_fraction()
             self._start = (batch, time.perf_counter())
 
@@ -93,40 +88,8 @@ class EpochProbe(keras.callbacks.Callback):
                 # Share of perturbed steps among the timed ones only.
                 total = self._mean_sam_fraction() * steps - self._fraction * skipped
                 self.sam_fraction = total / (steps - skipped)
-        info = _memory_info(self.device)
-        if info is not None and self._baseline is not None:
-            self.peak_bytes = max(0, info["peak"] - self._baseline)
-
-
-def allocator_sees_everything():
-    """Whether `get_memory_info` counts every allocation of this process.
-
-    GPU allocators (BFC) do. TensorFlow's default CPU allocator (oneDNN's)
-    counts only allocations of 256 KiB and more, which hides most of a small
-    model's per-variable tensors; with `TF_CPU_ALLOCATOR_USE_BFC=true` (set
-    before TensorFlow is imported) every CPU allocation is counted.
-    """
-    return (memory_device() != "CPU:0"
-            or os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() == "true")
-
-
-def peaks_in_subprocess(script, argv):
-    """`{(model, jit, method): peak_mb}` from `script argv` run with the BFC allocator.
-
-    The timed run keeps TensorFlow's default CPU allocator (the BFC one is
-    slower on CPU); its memory columns come from this second, short run.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        stem = os.path.join(folder, "memory")
-        env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true")
-        done = subprocess.run([sys.executable, script, *argv, "--memory", "inline",
-                               "--output", stem], env=env, capture_output=True,
-                              text=True)
-        if done.returncode:
-            raise RuntimeError("the memory run failed:\n" + done.stderr[-3000:])
-        with open(stem + ".json") as f:
-            rows = json.load(f)["results"]
-    return {(r["model"], r["jit"], r["method"]): r["peak_mb"] for r in rows}
+        if self._baseline is not None:
+            self.peak_bytes = max(0, self.counter.peak(self._baseline))
 
 
 def load_average():
@@ -135,6 +98,14 @@ def load_average():
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def backend_version():
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(BACKEND)
+    if module is None:
+        return None
+    return sys.modules[module].__version__ if module in sys.modules else (
+        __import__(module).__version__)
 
 
 def machine():
@@ -146,16 +117,14 @@ def machine():
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    gpus = tf.config.list_physical_devices("GPU")
-    details = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-               for g in gpus]
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "gpus": details,
-        "tensorflow": tf.__version__,
+        "gpus": step_time_memory.accelerators(),
+        "backend": BACKEND,
+        "backend_version": backend_version(),
         "keras": keras.__version__,
-        "memory_device": memory_device(),
+        "memory_device": step_time_memory.memory_device(),
     }

@@ -9,13 +9,19 @@ values are random: only the shapes matter for timing):
 - `gru`: two stacked GRU layers on (40, 1) sequences, 10 classes.
 
 `TwoPassSAM` is the floor the wrapper is compared with: the shortest correct
-two-pass SAM `train_step` one would write by hand with a `GradientTape` in a
-`keras.Model` subclass, no library.
+two-pass SAM `train_step` one would write by hand in a `keras.Model`
+subclass, no library, for the running Keras backend: `floor_tensorflow.py`
+(`GradientTape`), `floor_jax.py` (pure `train_step(state, data)`) or
+`floor_torch.py` (`torch.autograd.grad`).
 """
+
+import importlib
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+TwoPassSAM = importlib.import_module(
+    f"floor_{keras.backend.backend()}").TwoPassSAM
 
 # name -> input shape, batch size, steps per timed epoch and timed rounds
 # (the defaults of `step_time.py`: the whole run fits in 15 minutes on 2
@@ -86,48 +92,3 @@ def synthetic_data(name, num_samples, seed=0):
     x = rng.normal(size=shape).astype("float32")
     y = rng.integers(0, NUM_CLASSES, size=num_samples).astype("int32")
     return x, y
-
-
-class TwoPassSAM(keras.Model):
-    """Minimal SAM by hand: the time floor for any two-pass SAM step.
-
-    Pass 1 at `w`; snapshot the weights; assign `w + rho * g / ||g||`;
-    pass 2; assign the snapshot back (never add-then-subtract); the base
-    optimizer applies pass 2's gradient. No loss scaling, no non-finite
-    check, no BatchNorm bookkeeping: pass 2 also updates BatchNorm moving
-    statistics, which a correct implementation must not do, so the floor is
-    a lower bound, not a reference implementation.
-    """
-
-    def __init__(self, inner, rho=0.05, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-        self.rho = rho
-
-    def call(self, inputs, training=None):
-        return self.inner(inputs, training=training)
-
-    def _loss_and_gradients(self, x, y, variables):
-        with tf.GradientTape() as tape:
-            y_pred = self.inner(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-        return loss, y_pred, tape.gradient(loss, variables)
-
-    def train_step(self, data):
-        x, y = data
-        variables = self.inner.trainable_variables
-        loss, y_pred, gradients = self._loss_and_gradients(x, y, variables)
-        scale = self.rho / (tf.linalg.global_norm(gradients) + 1e-12)
-        snapshot = [tf.identity(v) for v in variables]
-        for v, w, g in zip(variables, snapshot, gradients):
-            v.assign(w + scale * g)
-        _, _, perturbed_gradients = self._loss_and_gradients(x, y, variables)
-        for v, w in zip(variables, snapshot):
-            v.assign(w)
-        self.optimizer.apply(perturbed_gradients, variables)
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-            else:
-                metric.update_state(y, y_pred)
-        return {m.name: m.result() for m in self.metrics}
