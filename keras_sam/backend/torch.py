@@ -33,7 +33,9 @@ def train_step(model, data):
     with torch.no_grad():
         state = [v.value.clone() for v in inner.non_trainable_variables]
         variant_state = [v.value.clone() for v in variant.state_variables()]
-        weights = [v.value.detach().clone() for v in variables]
+        # No copy: the weights change in place only in `optimizer.apply`,
+        # after the last use of `weights`. The state does change in place.
+        weights = [v.value.detach() for v in variables]
         step = ops.convert_to_tensor(optimizer.iterations).clone()
         learning_rate = ops.convert_to_tensor(optimizer.learning_rate).clone()
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
