@@ -45,6 +45,13 @@ def _collect(scope, variables, defaults):
 
 def cond(pred, true_fn, false_fn):
     """`ops.cond` whose branches may assign the step's variables."""
+    try:
+        # Eager (jit_compile=False): run one branch, as TensorFlow would.
+        taken = true_fn if bool(pred) else false_fn
+    except jax.errors.ConcretizationTypeError:
+        taken = None
+    if taken is not None:
+        return taken()
     if not _STEP_VARIABLES:
         return ops.cond(pred, true_fn, false_fn)
     variables = _STEP_VARIABLES[-1]
