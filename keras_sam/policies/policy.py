@@ -11,7 +11,8 @@ class Policy(keras.layers.Layer):
     (LookSAM's every-k period, AE-SAM's adaptive switch). The variant holds the
     policy as an attribute, so the policy's variables are the variant's state:
     saved with the model and restored when a step is skipped for non-finite
-    values. The decision is a tensor the variant branches on with `ops.cond`,
+    values. The decision is a tensor the variant branches on with
+    `keras_sam.backend.cond` (an `ops.cond` whose branches may assign),
     so a perturbed pass that is not taken never runs, under XLA too.
 
     Rule: `should_perturb(gradients, step) -> bool` scalar tensor, from the
