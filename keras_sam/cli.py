@@ -37,6 +37,7 @@ examples:
   keras-sam benchmark --dataset cifar10 --data-dir ~/tensorflow_datasets --num-samples 5000
   keras-sam benchmark --dataset imdb_reviews --model gru --label-noise 0
   keras-sam benchmark --backend jax
+  keras-sam benchmark --optimizer sgd --variants sam,look_sam --variant-args 'look_sam:alpha=0.1'
 
 TensorFlow's native logs are hidden (TF_CPP_MIN_LOG_LEVEL=3) unless you set
 TF_CPP_MIN_LOG_LEVEL yourself.

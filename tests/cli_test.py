@@ -40,6 +40,8 @@ def _error_line(capsys, argv):
         (["benchmark", "--model", "mlp"], "invalid choice: 'mlp'"),
         (["benchmark", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
         (["benchmark", "--bogus"], "unrecognized arguments: --bogus"),
+        (["benchmark", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["benchmark", "--backend", "numpy"], "invalid choice: 'numpy'"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
@@ -109,3 +111,16 @@ def test_console_script_points_at_main():
         project = tomllib.load(f)["project"]
     assert project["scripts"]["keras-sam"] == "keras_sam.cli:main"
     assert any(d.startswith("matplotlib") for d in project["dependencies"])
+
+
+def test_torch_runs_one_step_per_execution():
+    from keras_sam.bench import command
+
+    parse = cli.build_parser().parse_args
+    config = command.make_config(parse(["benchmark", "--backend", "torch"]))
+    assert config.steps_per_execution == 1
+    assert command.make_config(parse(["benchmark"])).steps_per_execution == 8
+    with pytest.raises(command.BadInput, match="must be 1 on the torch backend"):
+        command.make_config(
+            parse(["benchmark", "--backend", "torch", "--steps-per-execution", "4"])
+        )

@@ -5,6 +5,8 @@ import ast
 
 MODEL_CHOICES = ("auto", "cnn", "gru", "resnet")
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 0.05}
+OPTIMIZER_CHOICES = tuple(DEFAULT_LEARNING_RATES)
 
 
 def positive_int(text):
@@ -140,8 +142,13 @@ def add_benchmark_arguments(parser, defaults):
                           help="epochs per run (default: %(default)s)")
     training.add_argument("--batch-size", type=positive_int, default=128,
                           help="(default: %(default)s)")
-    training.add_argument("--learning-rate", type=positive_float, default=1e-3,
-                          help="Adam learning rate (default: %(default)s)")
+    training.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="adam",
+                          help="base optimizer: adam, or sgd with momentum 0.9 "
+                               "(default: %(default)s)")
+    training.add_argument("--learning-rate", type=positive_float, default=None,
+                          help="base optimizer's learning rate (default: "
+                               + ", ".join(f"{k} {v}" for k, v in DEFAULT_LEARNING_RATES.items())
+                               + ")")
     training.add_argument("--backend", choices=BACKEND_CHOICES, default=defaults["backend"],
                           help="Keras backend to train on (default: KERAS_BACKEND, "
                                "else tensorflow: %(default)s)")

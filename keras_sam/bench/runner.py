@@ -35,6 +35,7 @@ class BenchmarkConfig:
     seeds: list = dataclasses.field(default_factory=lambda: [0, 1])
     epochs: int = 20
     batch_size: int = 128
+    optimizer: str = "adam"  # or "sgd" (momentum 0.9)
     learning_rate: float = 1e-3
     label_noise: float = 0.3
     num_samples: int = None
@@ -82,7 +83,7 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     if identifier != ERM:
         model = SAMModel(inner, variant=make_variant(identifier, config))
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=make_optimizer(config),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
@@ -102,6 +103,15 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
         dataset.x_test, dataset.y_test, batch_size=1024, verbose=0, return_dict=True
     )
     return inner, history.history, wall, final
+
+
+def make_optimizer(config):
+    """The base optimizer: Adam, or SGD with momentum 0.9."""
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}: choose adam or sgd")
 
 
 def validation_every(epochs):

@@ -76,3 +76,17 @@ def test_make_variant_rejects_unknown_variants_and_arguments():
         runner.make_variant("sam", _config(variant_args={"sam": {"radius": 1}}))
     with pytest.raises(ValueError, match="variant 'sam'.*rho"):
         runner.make_variant("sam", _config(rho=-1.0))
+
+
+@pytest.mark.parametrize("name, expected", [("adam", "Adam"), ("sgd", "SGD")])
+def test_make_optimizer_builds_the_chosen_base_optimizer(name, expected):
+    optimizer = runner.make_optimizer(_config(optimizer=name, learning_rate=0.05))
+    assert type(optimizer).__name__ == expected
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.05)
+    if name == "sgd":
+        assert optimizer.momentum == 0.9
+
+
+def test_make_optimizer_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
+        runner.make_optimizer(_config(optimizer="lamb"))
