@@ -11,23 +11,11 @@ import jax
 import jax.numpy as jnp
 import keras
 
+from floor_base import TwoPassSAMBase
 
-class TwoPassSAM(keras.Model):
-    """Minimal SAM by hand: the time floor for any two-pass SAM step.
 
-    Pass 1 at `w`; pass 2 at `w + rho * g / ||g||`; the base optimizer
-    applies pass 2's gradient to `w`. No loss scaling, no non-finite check,
-    no BatchNorm bookkeeping (pass 2's BatchNorm statistics are kept, as on
-    TensorFlow): a lower bound, not a reference implementation.
-    """
-
-    def __init__(self, inner, rho=0.05, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-        self.rho = rho
-
-    def call(self, inputs, training=None):
-        return self.inner(inputs, training=training)
+class TwoPassSAM(TwoPassSAMBase):
+    """The floor as a pure step: the perturbed weights are a new list."""
 
     def train_step(self, state, data):
         trainable, non_trainable, optimizer_variables, metrics_variables = state

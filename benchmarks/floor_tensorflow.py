@@ -1,27 +1,12 @@
 """The hand-written SAM floor on TensorFlow: a `GradientTape` `train_step`."""
 
-import keras
 import tensorflow as tf
 
+from floor_base import TwoPassSAMBase
 
-class TwoPassSAM(keras.Model):
-    """Minimal SAM by hand: the time floor for any two-pass SAM step.
 
-    Pass 1 at `w`; snapshot the weights; assign `w + rho * g / ||g||`;
-    pass 2; assign the snapshot back (never add-then-subtract); the base
-    optimizer applies pass 2's gradient. No loss scaling, no non-finite
-    check, no BatchNorm bookkeeping: pass 2 also updates BatchNorm moving
-    statistics, which a correct implementation must not do, so the floor is
-    a lower bound, not a reference implementation.
-    """
-
-    def __init__(self, inner, rho=0.05, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-        self.rho = rho
-
-    def call(self, inputs, training=None):
-        return self.inner(inputs, training=training)
+class TwoPassSAM(TwoPassSAMBase):
+    """The floor with `GradientTape`: snapshot, assign `w + e`, assign back."""
 
     def _loss_and_gradients(self, x, y, variables):
         with tf.GradientTape() as tape:

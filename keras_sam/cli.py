@@ -55,12 +55,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def arguments_backends():
-    from keras_sam.bench.arguments import BACKEND_CHOICES
-
-    return BACKEND_CHOICES
-
-
 def _loaded_backend():
     """The backend of an already imported Keras, else the one it will load."""
     keras = sys.modules.get("keras")
@@ -110,8 +104,10 @@ def main(argv=None):
     """Entry point of `keras-sam`; returns the exit code (0, or 2 on bad input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from keras_sam.bench.arguments import BACKEND_CHOICES
+
     backend = _requested_backend(argv)
-    if backend in arguments_backends() and backend != _loaded_backend():
+    if backend in BACKEND_CHOICES and backend != _loaded_backend():
         # Keras fixes its backend when first imported (importing keras_sam
         # did), so another backend runs in a fresh process.
         env = {**os.environ, "KERAS_BACKEND": backend}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.examples.helpers import EXAMPLES, load_example
+from tests.examples.helpers import EXAMPLES, help_text, load_example
 
 tfds = pytest.importorskip("tensorflow_datasets")
 pytest.importorskip("keras_nlp")
@@ -30,11 +30,7 @@ def check_result(result, capsys):
 
 
 def test_help_exits_cleanly(capsys):
-    module = load_example("text_ga_sam")
-    with pytest.raises(SystemExit) as info:
-        module.main(["--help"])
-    assert info.value.code == 0
-    out = capsys.readouterr().out
+    out = help_text("text_ga_sam", capsys)
     assert "--data-dir" in out and "--model" in out
 
 
