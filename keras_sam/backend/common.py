@@ -21,8 +21,18 @@ def all_finite(tensors):
     return ops.all(ops.stack([ops.all(ops.isfinite(t)) for t in tensors]))
 
 
-def perturbation_norm(offsets):
-    return ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
+def step_is_finite(model, gradients, update):
+    """Whether the clean gradients and the update are finite; counts skips."""
+    finite = all_finite(list(gradients) + keras.tree.flatten(update))
+    model.skipped_steps_tracker.update_state(1.0 - ops.cast(finite, "float32"))
+    return finite
+
+
+def record_perturbation(model, offsets):
+    """Logs `||offsets||` (global) in `perturbation_norm`."""
+    model.perturbation_norm_tracker.update_state(
+        ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
+    )
 
 
 def perturbed_mapping(model, perturbed, state):

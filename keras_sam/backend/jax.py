@@ -110,9 +110,7 @@ def _step(model, data):
     model._loss_tracker.update_state(loss, sample_weight=common.batch_size(x))
 
     def oracle(offsets):
-        model.perturbation_norm_tracker.update_state(
-            common.perturbation_norm(offsets)
-        )
+        common.record_perturbation(model, offsets)
         perturbed = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
         return _gradients(model, data, perturbed, state, unscale)[0]
 
@@ -138,8 +136,7 @@ def _step(model, data):
         common.restore(model, variant_state, state)
         common.back_off_loss_scale(optimizer)
 
-    finite = common.all_finite(gradients + keras.tree.flatten(update))
-    model.skipped_steps_tracker.update_state(1.0 - ops.cast(finite, "float32"))
+    finite = common.step_is_finite(model, gradients, update)
     cond(finite, apply, skip)
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 

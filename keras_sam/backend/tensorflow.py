@@ -92,9 +92,7 @@ class _GradientOracle:
         self.unscale = unscale
 
     def __call__(self, offsets):
-        self.model.perturbation_norm_tracker.update_state(
-            common.perturbation_norm(offsets)
-        )
+        common.record_perturbation(self.model, offsets)
         perturbed = [
             w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
         ]
@@ -185,8 +183,7 @@ def train_step(model, data):
     def restore(update, learning_rate, variant_state, state):
         common.restore(model, variant_state, state)
 
-    finite = common.all_finite(gradients + tf.nest.flatten(update))
-    model.skipped_steps_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+    finite = common.step_is_finite(model, gradients, update)
     _apply_or_skip(
         finite, apply, restore, optimizer,
         (update, learning_rate, variant_state, state),

@@ -58,9 +58,7 @@ def train_step(model, data):
     gradients = _unscaled(raw, weights, unscale)
 
     def oracle(offsets):
-        model.perturbation_norm_tracker.update_state(
-            common.perturbation_norm(offsets)
-        )
+        common.record_perturbation(model, offsets)
         with torch.enable_grad():
             perturbed = [
                 (w + o.to(w.dtype)).detach().requires_grad_()
@@ -86,8 +84,7 @@ def train_step(model, data):
         with torch.no_grad():
             optimizer.apply(*zip(*pairs))
 
-    finite = common.all_finite(gradients + keras.tree.flatten(update))
-    model.skipped_steps_tracker.update_state(1.0 - ops.cast(finite, "float32"))
+    finite = common.step_is_finite(model, gradients, update)
     if finite:
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
     else:
