@@ -28,3 +28,16 @@ def seeded_tanh_mlp():
         keras.layers.Dense(16, activation="tanh"),
         keras.layers.Dense(4),
     ])
+
+
+def seeded_conv_net(length=12, classes=4):
+    """Conv1D -> BatchNorm -> Dropout(seeded) -> Dense from seed 0, built."""
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((length, 1)),
+        keras.layers.Conv1D(6, 3, activation="relu"),
+        keras.layers.BatchNormalization(momentum=0.5),
+        keras.layers.Dropout(0.25, seed=1),
+        keras.layers.Flatten(),
+        keras.layers.Dense(classes),
+    ])

@@ -9,6 +9,8 @@ import importlib
 import keras
 from keras import ops
 
+from keras_sam.backend import common
+
 SUPPORTED = ("tensorflow", "jax", "torch")
 
 
@@ -28,7 +30,13 @@ def cond(pred, true_fn, false_fn):
 
     TensorFlow and PyTorch run branches statefully; on JAX a branch is
     traced, so the step's variables are carried through it explicitly.
+    Where XLA compiles the step for a CPU and the model has convolutions,
+    both branches run and the taken one's results are kept
+    (`common.select`): the same values, at the cost of both branches.
     """
+    step = common.current_step()
+    if step is not None and step[1]:
+        return common.select(pred, true_fn, false_fn, step[0])
     if keras.backend.backend() == "jax":
         return module().cond(pred, true_fn, false_fn)
     return ops.cond(pred, true_fn, false_fn)

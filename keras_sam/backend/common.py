@@ -5,10 +5,16 @@ its own way; what a pass computes, what a skipped step restores and how the
 loss scale backs off are the same everywhere and live here.
 """
 
+import contextlib
 import warnings
 
 import keras
 from keras import ops
+
+# The step being traced, innermost last: `(variables, select)`. `variables`
+# are all the step may read or assign; `select` says how `cond` evaluates
+# (see `select` below).
+_STEPS = []
 
 
 def batch_size(x):
@@ -78,30 +84,93 @@ def restore(model, variant_state, state):
             v.assign(value)
 
 
+def step_variable_groups(model):
+    """Everything a step of `model` (a `SAMModel`) reads or assigns."""
+    return (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
+
+
+def current_step():
+    """`(variables, select)` of the step being traced, or `None`."""
+    return _STEPS[-1] if _STEPS else None
+
+
+@contextlib.contextmanager
+def tracing_step(model, compiled_for_cpu):
+    """Marks the step being traced, for `keras_sam.backend.cond`."""
+    variables = [v for group in step_variable_groups(model) for v in group]
+    _STEPS.append((variables, _selects_branches(model, compiled_for_cpu)))
+    try:
+        yield variables
+    finally:
+        _STEPS.pop()
+
+
+def collect(scope, variables, defaults):
+    """The scope's value of each variable, or its default if never assigned."""
+    values = []
+    for variable, default in zip(variables, defaults):
+        value = scope.get_current_value(variable)
+        values.append(default if value is None else value)
+    return values
+
+
+def run_stateless(fn, variables, values):
+    """`fn()` with `variables` read as `values`: `(outputs, new values)`."""
+    with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+        outputs = fn()
+    return outputs, collect(scope, variables, values)
+
+
+def select(pred, true_fn, false_fn, variables):
+    """`cond` by evaluating both branches and keeping `pred`'s.
+
+    Each branch runs statelessly from the variables' current values; then
+    every output and every variable a branch assigned takes the taken
+    branch's value (`ops.where`), so the result equals `cond`'s exactly.
+    """
+    values = [v.value for v in variables]
+    true_outputs, true_values = run_stateless(true_fn, variables, values)
+    false_outputs, false_values = run_stateless(false_fn, variables, values)
+    for variable, value, a, b in zip(variables, values, true_values, false_values):
+        if a is not value or b is not value:
+            variable.assign(ops.where(pred, a, b))
+    return keras.tree.map_structure(
+        lambda a, b: ops.where(pred, a, b), true_outputs, false_outputs
+    )
+
+
 def _has_convolutions(layer):
     if "Conv" in type(layer).__name__:
         return True
     return any(_has_convolutions(child) for child in getattr(layer, "layers", []))
 
 
-def warn_if_slow_conditional(model, compiled_for_cpu):
-    """Warns when XLA on CPU will make a conditional variant slow.
+def _selects_branches(model, compiled_for_cpu):
+    """Whether the variant's conditional runs as `select`, warning if so.
 
     XLA's CPU compiler rewrites convolutions for its fast kernels only in
-    the top-level computation, so the convolutions of a perturbed pass inside
-    a conditional branch (LookSAM's period, AE-SAM's switch) compile to naive
-    loops: measured 4x ERM for LookSAM on a small ResNet
-    (docs/benchmarks/performance.md). Called once per trace.
+    the top-level computation, so the convolutions of a perturbed pass
+    inside a conditional branch (LookSAM's period, AE-SAM's switch) compile
+    to naive loops: measured 10x a pass, LookSAM 4x ERM on a small ResNet
+    (docs/benchmarks/performance.md). Evaluating both branches keeps them at
+    the top level and bounds the step at a SAM step's cost.
     """
     if not compiled_for_cpu or getattr(model.variant, "policy", None) is None:
-        return
+        return False
     if not _has_convolutions(model.model):
-        return
+        return False
     warnings.warn(
-        f"{type(model.variant).__name__} takes its perturbed pass inside a "
-        "conditional, and XLA on CPU compiles the convolutions there to slow "
-        "loops: a step may cost more than SAM's. On TensorFlow compile with "
-        "jit_compile=False (Keras's 'auto' default does on CPU); on a GPU "
-        "this does not apply.",
-        stacklevel=2,
+        f"{type(model.variant).__name__} takes its perturbed pass only on some "
+        "steps, but XLA on CPU compiles the convolutions inside a conditional "
+        "to slow loops, so SAMModel computes the perturbed pass on every step "
+        "and keeps it where the variant takes it: results are unchanged, a "
+        "step costs about a SAM step. For the variant's savings on CPU, use "
+        "TensorFlow with jit_compile=False (Keras's 'auto' default on CPU).",
+        stacklevel=3,
     )
+    return True

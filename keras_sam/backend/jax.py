@@ -25,22 +25,9 @@ from keras import ops
 
 from keras_sam.backend import common
 
-# The variables of the step being traced (innermost last); `cond` threads
-# them through both branches.
-_STEP_VARIABLES = []
-
 
 def _values(variables):
     return [v.value for v in variables]
-
-
-def _collect(scope, variables, defaults):
-    """The scope's value of each variable, or its default if never assigned."""
-    values = []
-    for variable, default in zip(variables, defaults):
-        value = scope.get_current_value(variable)
-        values.append(default if value is None else value)
-    return values
 
 
 def cond(pred, true_fn, false_fn):
@@ -52,18 +39,13 @@ def cond(pred, true_fn, false_fn):
         taken = None
     if taken is not None:
         return taken()
-    if not _STEP_VARIABLES:
+    step = common.current_step()
+    if step is None:
         return ops.cond(pred, true_fn, false_fn)
-    variables = _STEP_VARIABLES[-1]
+    variables = step[0]
 
     def branch(fn):
-        def run(values):
-            mapping = list(zip(variables, values))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                outputs = fn()
-            return outputs, _collect(scope, variables, values)
-
-        return run
+        return lambda values: common.run_stateless(fn, variables, values)
 
     outputs, values = jax.lax.cond(
         pred, branch(true_fn), branch(false_fn), _values(variables)
@@ -75,7 +57,7 @@ def cond(pred, true_fn, false_fn):
 
 def _gradients(model, data, weights, state, unscale):
     """Unscaled float32 gradients at `weights`, and pass 1's aux outputs."""
-    step_variables = _STEP_VARIABLES[-1]
+    step_variables = common.current_step()[0]
     current = _values(step_variables)
     inner_state = model.model.non_trainable_variables
 
@@ -83,7 +65,7 @@ def _gradients(model, data, weights, state, unscale):
         mapping = list(zip(step_variables, current))
         mapping += common.perturbed_mapping(model, weights, state)
         scaled, loss, y_pred, scope = common.forward(model, data, mapping)
-        return scaled, (loss, y_pred, _collect(scope, inner_state, state))
+        return scaled, (loss, y_pred, common.collect(scope, inner_state, state))
 
     (_, aux), gradients = jax.value_and_grad(scaled_loss, has_aux=True)(weights)
     gradients = [ops.cast(g, "float32") * unscale for g in gradients]
@@ -159,27 +141,15 @@ def _check_distribution(model):
 def train_step(model, state, data):
     """One SAM-family step of `SAMModel` (`model`): `(logs, new_state)`."""
     _check_distribution(model)
-    common.warn_if_slow_conditional(
-        model, bool(model.jit_compile) and jax.default_backend() == "cpu"
-    )
-    groups = (
-        model.trainable_variables,
-        model.non_trainable_variables,
-        model.optimizer.variables,
-        model.metrics_variables,
-    )
-    variables = [v for group in groups for v in group]
+    compiled_for_cpu = bool(model.jit_compile) and jax.default_backend() == "cpu"
     values = [value for group in state for value in group]
     data = keras.utils.unpack_x_y_sample_weight(data)
-    _STEP_VARIABLES.append(variables)
-    try:
-        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
-            logs = _step(model, data)
-        new_values = _collect(scope, variables, values)
-    finally:
-        _STEP_VARIABLES.pop()
+    with common.tracing_step(model, compiled_for_cpu) as variables:
+        logs, new_values = common.run_stateless(
+            lambda: _step(model, data), variables, values
+        )
     new_state, start = [], 0
-    for group in groups:
+    for group in common.step_variable_groups(model):
         new_state.append(new_values[start : start + len(group)])
         start += len(group)
     return logs, tuple(new_state)

@@ -112,9 +112,6 @@ class _GradientOracle:
 
 def train_step(model, data):
     """One SAM-family step of `SAMModel` (`model`) on `data`."""
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    inner, variant, optimizer = model.model, model.variant, model.optimizer
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if model.jit_compile and tf.distribute.has_strategy():
         raise ValueError(
             "jit_compile=True does not work under a tf.distribute strategy in "
@@ -122,10 +119,17 @@ def train_step(model, data):
             "jit_compile='auto' (the default turns XLA off under a strategy) "
             "or jit_compile=False."
         )
-
-    common.warn_if_slow_conditional(
-        model, model.jit_compile is True and not tf.config.list_logical_devices("GPU")
+    compiled_for_cpu = (
+        model.jit_compile is True and not tf.config.list_logical_devices("GPU")
     )
+    with common.tracing_step(model, compiled_for_cpu):
+        return _step(model, data)
+
+
+def _step(model, data):
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inner, variant, optimizer = model.model, model.variant, model.optimizer
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
     # Values read before anything below writes (tf.function orders reads and
     # writes of one resource as written).

@@ -5,11 +5,14 @@ scaling, skipped non-finite steps and gradient accumulation reach the step
 through the backend file, not through the variants.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 
 import keras_sam
+from keras_sam.backend import common
 from tests import models
 
 
@@ -78,3 +81,43 @@ def test_gradient_accumulation_applies_every_second_batch():
     model.fit(x[16:], y[16:], batch_size=16, epochs=1, shuffle=False, verbose=0)
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
     assert not np.array_equal(start[0], inner.get_weights()[0])
+
+
+def _fit_conditional_variant(variant, jit_compile):
+    inner = models.seeded_conv_net()
+    model = keras_sam.SAMModel(inner, variant=variant)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                  loss=models.sparse_ce(), jit_compile=jit_compile)
+    x, y = _data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x[..., None], y, batch_size=16, epochs=2,
+                            shuffle=False, verbose=0)
+    selected = any("perturbed pass on every step" in str(w.message) for w in caught)
+    state = [keras.ops.convert_to_numpy(v) for v in model.variant.state_variables()]
+    return history.history, inner.get_weights() + state, selected
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch",
+                    reason="XLA compiles TensorFlow and JAX steps, not PyTorch's")
+@pytest.mark.parametrize("variant", [
+    lambda: keras_sam.variants.LookSAM(k=2),
+    lambda: keras_sam.variants.AELookSAM(lambda_1=-0.5, lambda_2=0.5),
+])
+def test_xla_on_cpu_selects_the_branch_with_the_same_result(variant, monkeypatch):
+    # XLA:CPU compiles convolutions inside a conditional as naive loops, so
+    # a conditional variant on a conv model evaluates both branches there
+    # and keeps the taken one: the same weights, state and logs as `cond`
+    # (also under XLA: its dropout masks differ from the uncompiled step's).
+    history, values, selected = _fit_conditional_variant(variant(), jit_compile=True)
+    monkeypatch.setattr(common, "_selects_branches", lambda model, compiled: False)
+    reference, reference_values, reference_selected = _fit_conditional_variant(
+        variant(), jit_compile=True)
+    assert selected and not reference_selected
+    # Both branches were taken during the run.
+    assert min(reference["sam_fraction"]) < 1.0, reference
+    assert max(reference["sam_fraction"]) > 0.0, reference
+    for key in ("loss", "sam_fraction", "perturbation_norm", "skipped_steps"):
+        np.testing.assert_allclose(history[key], reference[key], rtol=1e-5, atol=1e-7)
+    for got, expected in zip(values, reference_values):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
