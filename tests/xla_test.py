@@ -28,12 +28,31 @@ def trace_counter(monkeypatch):
     return counter
 
 
-@pytest.mark.parametrize("identifier", sorted(variants.registered()))
-def test_step_compiles_with_xla_and_does_not_retrace(identifier, trace_counter):
+def _dense():
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+
+
+def _conv():
+    return keras.Sequential([
+        keras.Input((6, 1)), keras.layers.Conv1D(2, 3), keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+
+
+CONDITIONAL = [i for i, cls in sorted(variants.registered().items())
+               if getattr(cls(), "policy", None) is not None]
+
+
+@pytest.mark.parametrize("identifier, build", [
+    *[(i, _dense) for i in sorted(variants.registered())],
+    # XLA on CPU: both branches and a select (keras_sam.backend.common.select).
+    *[(i, _conv) for i in CONDITIONAL],
+])
+def test_step_compiles_with_xla_and_does_not_retrace(identifier, build, trace_counter):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 6)).astype("float32")
+    inner = build()
+    x = rng.normal(size=(32, *inner.input_shape[1:])).astype("float32")
     y = rng.integers(0, 3, size=32)
-    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     model = keras_sam.SAMModel(inner, variant=identifier)
     model.compile(
         optimizer=keras.optimizers.SGD(0.1),

@@ -170,7 +170,6 @@ def _selects_branches(model, compiled_for_cpu):
         "to slow loops, so SAMModel computes the perturbed pass on every step "
         "and keeps it where the variant takes it: results are unchanged, a "
         "step costs about a SAM step. For the variant's savings on CPU, use "
-        "TensorFlow with jit_compile=False (Keras's 'auto' default on CPU).",
-        stacklevel=3,
+        "TensorFlow with jit_compile=False (Keras's 'auto' default on CPU)."
     )
     return True

@@ -1,0 +1,32 @@
+"""The overhead ablation switches off what it says (op counts, not timings)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).parents[2]
+
+
+def test_each_switch_removes_ops_and_all_three_reach_the_floor(tmp_path):
+    stem = tmp_path / "ablation"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "overhead_ablation.py"),
+         "--repeats", "2", "--steps", "3", "--output", str(stem)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["method"]: r for r in json.loads(stem.with_suffix(".json").read_text())["rows"]}
+    ops = {name: row["executed_ops"] for name, row in rows.items()}
+    switched = [name for name in ops if name.startswith("SAM, no ")]
+    assert len(switched) == 3
+    for name in switched:
+        assert ops[name] < ops["SAM"], ops
+    assert ops["SAM, none of the three"] < min(ops[name] for name in switched), ops
+    # Without its guarantees and logs SAMModel runs about the floor's ops.
+    assert abs(ops["SAM, none of the three"] - ops["floor"]) <= 0.05 * ops["floor"], ops
+    assert rows["SAM"]["op_types"].get("IsFinite", 0) > 0
+    assert "IsFinite" not in rows["SAM, no finiteness test"]["op_types"]
+    assert all(len(row["seconds"]) == 2 for row in rows.values())
