@@ -1,8 +1,9 @@
 """Optimizer features through SAMModel, on whichever backend runs the tests.
 
 CI runs this file on TensorFlow, JAX and PyTorch (docs/backends.md): loss
-scaling, skipped non-finite steps and gradient accumulation reach the step
-through the backend file, not through the variants.
+scaling, skipped non-finite steps, gradient accumulation and (XLA on CPU)
+the both-branches select reach the step through the backend files, not
+through the variants.
 """
 
 import warnings
