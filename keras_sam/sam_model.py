@@ -18,9 +18,9 @@ class SAMModel(keras.Model):
 
     Logged per step and averaged per epoch: `loss` and the compiled metrics
     from the clean pass, `sam_fraction` (share of steps that took a perturbed
-    pass), `perturbation_norm` (mean `||offsets||` over perturbed passes;
-    equals `rho` for SAM) and `skipped_steps` (steps of the epoch skipped
-    because a gradient was not finite).
+    pass), `perturbation_norm` (mean `||offsets||` over perturbed passes
+    with finite offsets; equals `rho` for SAM) and `skipped_steps` (steps of
+    the epoch skipped because a gradient was not finite).
 
     Args:
         model: the `keras.Model` to train (Sequential, Functional or

@@ -35,9 +35,15 @@ def step_is_finite(model, gradients, update):
 
 
 def record_perturbation(model, offsets):
-    """Logs `||offsets||` (global) in `perturbation_norm`."""
+    """Logs `||offsets||` (global) in `perturbation_norm`, if finite.
+
+    Non-finite offsets (a step that will be skipped, e.g. while a loss
+    scale settles) are left out of the mean instead of making it NaN.
+    """
+    norm = ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
+    finite = ops.isfinite(norm)
     model.perturbation_norm_tracker.update_state(
-        ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
+        ops.where(finite, norm, 0.0), sample_weight=ops.cast(finite, "float32")
     )
 
 

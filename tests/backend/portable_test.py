@@ -69,6 +69,17 @@ def test_a_non_finite_step_changes_nothing_but_is_counted(variant):
         np.testing.assert_array_equal(value, v.numpy())
 
 
+def test_a_skipped_step_leaves_perturbation_norm_finite():
+    # The NaN batch's offsets are NaN; the epoch's mean is over the others.
+    model = keras_sam.SAMModel(models.seeded_tanh_mlp(),
+                               variant=keras_sam.variants.SAM(rho=0.05))
+    _compile(model, keras.optimizers.SGD(0.1))
+    x, y = _data(rows=48, nan_batch=1)
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert history.history["skipped_steps"] == [1.0]
+    np.testing.assert_allclose(history.history["perturbation_norm"], [0.05], rtol=1e-5)
+
+
 def test_gradient_accumulation_applies_every_second_batch():
     inner = models.seeded_tanh_mlp()
     start = [w.copy() for w in inner.get_weights()]
