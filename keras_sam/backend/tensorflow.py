@@ -22,10 +22,17 @@ import tensorflow as tf
 from keras_sam.backend import common
 
 
-def _as_float32(gradient):
-    if isinstance(gradient, tf.IndexedSlices):
-        gradient = tf.convert_to_tensor(gradient)
-    return tf.cast(gradient, tf.float32)
+def _unscaled(gradients, weights, unscale):
+    """Float32 dense gradients times `unscale`; zeros where there is none."""
+    result = []
+    for g, w in zip(gradients, weights):
+        if g is None:
+            result.append(tf.zeros_like(w))
+            continue
+        if isinstance(g, tf.IndexedSlices):
+            g = tf.convert_to_tensor(g)
+        result.append(tf.cast(g, tf.float32) * unscale)
+    return result
 
 
 def mean_over_replicas(values):
@@ -103,11 +110,8 @@ class _GradientOracle:
                 self.data,
                 common.perturbed_mapping(self.model, perturbed, self.state),
             )[0]
-        gradients = tape.gradient(scaled_loss, perturbed)
-        return [
-            _as_float32(g) * self.unscale if g is not None else tf.zeros_like(w)
-            for g, w in zip(gradients, self.weights)
-        ]
+        return _unscaled(tape.gradient(scaled_loss, perturbed), self.weights,
+                         self.unscale)
 
 
 def train_step(model, data):
@@ -160,10 +164,7 @@ def _step(model, data):
     # as Keras does.
     unscale = replicas / optimizer.scale_loss(tf.constant(1.0, tf.float32))
     has_gradient = [g is not None for g in raw]
-    gradients = [
-        _as_float32(g) * unscale if g is not None else tf.zeros_like(w)
-        for g, w in zip(raw, weights)
-    ]
+    gradients = _unscaled(raw, weights, unscale)
     if model.sync_perturbation:
         gradients = mean_over_replicas(gradients)
 
