@@ -1,5 +1,7 @@
 """`SAMModel`: wraps any Keras 3 model and trains it with a SAM-family variant."""
 
+import inspect
+
 import keras
 
 from keras_sam import backend
@@ -50,6 +52,17 @@ class SAMModel(keras.Model):
                 "Argument `model` must be a keras.Model (Sequential, "
                 f"Functional or subclassed). Received: model={model!r}"
             )
+        if _overrides(model, "train_step"):
+            raise TypeError(
+                f"{type(model).__name__} overrides `train_step`: it trains in "
+                "its own way, which SAMModel would replace with its step. "
+                "Keep your `train_step` and take the sharpness-aware step "
+                "inside it with `variant.minimize(loss_fn, model)` (a "
+                "`keras_sam.variants` instance held by your model; on JAX, "
+                "decorate the step with `@keras_sam.stateful_train_step`). "
+                f"Received: model={model.name!r} of class "
+                f"{type(model).__name__}."
+            )
         backend.module()  # A clear error on a backend without a train step.
         if not isinstance(sync_perturbation, bool):
             raise ValueError(
@@ -61,7 +74,7 @@ class SAMModel(keras.Model):
         kwargs.setdefault("dtype", model.dtype_policy)
         super().__init__(**kwargs)
         self.model = model
-        self.variant = variants_lib.get(variant)
+        self.variant = _own(variants_lib.get(variant))
         self.sync_perturbation = sync_perturbation
         self.sam_fraction_tracker = keras.metrics.Mean(name="sam_fraction")
         self.perturbation_norm_tracker = keras.metrics.Mean(
@@ -82,6 +95,7 @@ class SAMModel(keras.Model):
             )
         if not self.variant.built:
             self.variant.build([v.shape for v in self.model.trainable_variables])
+        self._variant_variables = [id(v) for v in self.model.trainable_variables]
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
@@ -93,21 +107,100 @@ class SAMModel(keras.Model):
         # TensorFlow and PyTorch pass `data`; JAX passes `state, data`.
         return backend.module().train_step(self, *args)
 
-    def fit(self, *args, callbacks=None, **kwargs):
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """The wrapped model's `compute_loss` if its class overrides it.
+
+        Otherwise Keras's: the compiled loss plus `model.losses`. Used by
+        every pass of the step and by `evaluate`.
+        """
+        if _overrides(self.model, "compute_loss"):
+            if self._compile_loss is not None:
+                raise ValueError(
+                    f"{type(self.model).__name__} overrides `compute_loss`, "
+                    "which is the loss SAMModel trains with, so the `loss` "
+                    "given to SAMModel.compile would be ignored. Compile "
+                    "SAMModel without `loss` (set what your `compute_loss` "
+                    "needs on the wrapped model). Received: loss="
+                    f"{self.loss!r}"
+                )
+            return self.model._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                training=training,
+            )
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+            training=training,
+        )
+
+    def train_on_batch(self, *args, **kwargs):
+        self._align_variant()
+        return super().train_on_batch(*args, **kwargs)
+
+    def fit(self, *args, **kwargs):
         """`keras.Model.fit`, plus the callbacks the variant needs.
 
         A variant's callback is added only when `callbacks` holds none of its
-        type, so a user may pass a configured one. Added callbacks run first,
-        so that loggers among the user's callbacks see what they log.
+        type (or a subclass), so a user may pass a configured one. Added
+        callbacks run first, so that loggers among the user's callbacks see
+        what they log.
         """
-        callbacks = list(callbacks or [])
+        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+        self._align_variant()
+        callbacks = list(bound.arguments.get("callbacks") or [])
         added = [
             callback
             for callback in self.variant.callbacks()
-            if not any(type(c) is type(callback) for c in callbacks)
+            if not any(isinstance(c, type(callback)) for c in callbacks)
         ]
-        callbacks = added + callbacks
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        bound.arguments["callbacks"] = added + callbacks
+        return super().fit(*bound.args[1:], **bound.kwargs)
+
+    def get_metrics_result(self):
+        """Loss and compiled metrics, as the wrapped model's `evaluate` has.
+
+        The train step adds `sam_fraction`, `perturbation_norm` and
+        `skipped_steps`; they mean nothing in `evaluate` or validation.
+        """
+        own = {m.name for m in self.sam_trackers()}
+        return {
+            name: value
+            for name, value in super().get_metrics_result().items()
+            if name not in own
+        }
+
+    def sam_trackers(self):
+        """The step's own metrics: sam_fraction, perturbation_norm, skips."""
+        return [
+            self.sam_fraction_tracker,
+            self.perturbation_norm_tracker,
+            self.skipped_steps_tracker,
+        ]
+
+    def _align_variant(self):
+        """Rebuilds the variant if the trainable variables changed.
+
+        The variant's per-variable state belongs to the variables it was
+        built for. After layers are frozen or unfrozen, a fresh copy (same
+        config and hyperparameter values) is built for the new set: its
+        running statistics and caches start again, as the new optimizer's
+        slots do when Keras asks for recompiling.
+        """
+        if not self.built:
+            return
+        current = [id(v) for v in self.model.trainable_variables]
+        if current == self._variant_variables:
+            return
+        if not current:
+            self.build()  # The clear error for a fully frozen model.
+        old = self.variant
+        fresh = type(old).from_config(old.get_config())
+        fresh.build([v.shape for v in self.model.trainable_variables])
+        for a, b in zip(old.hyperparameters(), fresh.hyperparameters()):
+            b.assign(a)
+        _replace_sublayer(self, "variant", old, _own(fresh))
+        self._variant_variables = current
+        self.train_function = None  # Traced with the old variables.
 
     def export(self, filepath, format="tf_saved_model", **kwargs):
         """Exports the inner model: the artifact serves without keras_sam."""
@@ -147,3 +240,38 @@ class SAMModel(keras.Model):
             config["variant"], custom_objects=custom_objects
         )
         return cls(**config)
+
+
+def _overrides(model, method):
+    """Whether `model`'s class defines its own `method` (e.g. train_step)."""
+    return getattr(type(model), method) is not getattr(keras.Model, method)
+
+
+def _own(variant):
+    """`variant`, or a fresh copy from its config if a SAMModel holds it.
+
+    A variant's state is built for one model's variables, so a second
+    SAMModel (a seed loop, a tuner's `build_model`) gets its own copy.
+    """
+    if getattr(variant, "_keras_sam_owned", False):
+        variant = type(variant).from_config(variant.get_config())
+    variant._keras_sam_owned = True
+    return variant
+
+
+def _replace_sublayer(layer, name, old, new):
+    """Sets `layer.name = new` in place of `old` on a built layer.
+
+    Keras locks a built layer's state; `_tracker` (private) is the only way
+    to swap a sublayer and drop the old one's variables. Tested by
+    `tests/fine_tuning_test.py`.
+    """
+    tracker = layer._tracker
+    locked = tracker.locked
+    tracker.unlock()
+    try:
+        tracker.untrack(old)
+        setattr(layer, name, new)
+    finally:
+        if locked:
+            tracker.lock()

@@ -17,6 +17,78 @@ from keras import ops
 _STEPS = []
 
 
+class StepSpec:
+    """What one sharpness-aware step trains, on any backend.
+
+    Args:
+        variant: the `Variant`.
+        loss_fn: a zero-argument closure running a training pass; returns
+            the loss or `(loss, aux)`.
+        variables: a function returning the variables to train.
+        state_variables: a function returning the non-trainable variables a pass may assign
+            (BatchNorm statistics, dropout seed states): the perturbed
+            passes read them as they were before the clean pass.
+        optimizer: the base optimizer.
+        sync_perturbation: form the perturbation from the replica-mean
+            gradient under `tf.distribute`.
+        recorder: an object with `perturbation_norm_tracker` and
+            `skipped_steps_tracker` (a `SAMModel`), or `None`.
+    """
+
+    def __init__(self, variant, loss_fn, variables, state_variables, optimizer,
+                 sync_perturbation=False, recorder=None):
+        self.variant = variant
+        self.loss_fn = loss_fn
+        self._variables = variables
+        self._state_variables = state_variables
+        self.optimizer = optimizer
+        self.sync_perturbation = sync_perturbation
+        self.recorder = recorder
+
+    @property
+    def variables(self):
+        # Read when used: a subclassed model creates its weights in its
+        # first call, which may be the clean pass of the first trace.
+        return list(self._variables())
+
+    @property
+    def state_variables(self):
+        trained = {id(v) for v in self.variables}
+        return [v for v in self._state_variables() if id(v) not in trained]
+
+
+def sam_model_step(model, data, minimize, replicas=1):
+    """`SAMModel`'s step: its inner model's loss, trained by `minimize`.
+
+    `minimize(spec)` is the backend's step (`(loss, aux, perturbed,
+    finite)`); `replicas` the factor Keras's losses divided the loss by.
+    """
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+
+    def loss_fn():
+        y_pred = model.model(x, training=True)
+        loss = model._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+        )
+        return loss, y_pred
+
+    spec = StepSpec(
+        model.variant, loss_fn, lambda: model.trainable_variables,
+        lambda: model.model.non_trainable_variables, model.optimizer,
+        sync_perturbation=model.sync_perturbation, recorder=model,
+    )
+    loss, y_pred, perturbed, _ = minimize(spec)
+    # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its
+    # own train steps update it so, weighting by the batch size.
+    model._loss_tracker.update_state(
+        loss * replicas, sample_weight=batch_size(x)
+    )
+    model.sam_fraction_tracker.update_state(perturbed)
+    logs = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    logs.update({m.name: m.result() for m in model.sam_trackers()})
+    return logs
+
+
 def batch_size(x):
     """Rows in the batch, as Keras's own train steps weight the loss metric."""
     return ops.shape(next(t for t in keras.tree.flatten(x) if t is not None))[0]
@@ -27,47 +99,65 @@ def all_finite(tensors):
     return ops.all(ops.stack([ops.all(ops.isfinite(t)) for t in tensors]))
 
 
-def step_is_finite(model, gradients, update):
-    """Whether the clean gradients and the update are finite; counts skips."""
+def step_is_finite(recorder, gradients, update):
+    """Whether the clean gradients and the update are finite.
+
+    Counts a skip in `recorder.skipped_steps_tracker` (a `SAMModel`'s), if
+    there is a recorder.
+    """
     finite = all_finite(list(gradients) + keras.tree.flatten(update))
-    model.skipped_steps_tracker.update_state(1.0 - ops.cast(finite, "float32"))
+    if recorder is not None:
+        recorder.skipped_steps_tracker.update_state(
+            1.0 - ops.cast(finite, "float32")
+        )
     return finite
 
 
-def record_perturbation(model, offsets):
+def record_perturbation(recorder, offsets):
     """Logs `||offsets||` (global) in `perturbation_norm`, if finite.
 
     Non-finite offsets (a step that will be skipped, e.g. while a loss
     scale settles) are left out of the mean instead of making it NaN.
+    Does nothing without a recorder.
     """
+    if recorder is None:
+        return
     norm = ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
     finite = ops.isfinite(norm)
-    model.perturbation_norm_tracker.update_state(
+    recorder.perturbation_norm_tracker.update_state(
         ops.where(finite, norm, 0.0), sample_weight=ops.cast(finite, "float32")
     )
 
 
-def perturbed_mapping(model, perturbed, state):
-    """Maps trainables to `perturbed` and the inner model's state to `state`."""
-    mapping = list(zip(model.trainable_variables, perturbed))
-    return mapping + list(zip(model.model.non_trainable_variables, state))
+def loss_and_aux(outputs):
+    """Splits what a loss closure returned into `(loss, aux)`."""
+    if isinstance(outputs, (tuple, list)):
+        if len(outputs) != 2:
+            raise ValueError(
+                "A loss closure must return a scalar loss or a pair "
+                f"`(loss, aux)`. Received a sequence of {len(outputs)} items."
+            )
+        return outputs[0], outputs[1]
+    return outputs, None
 
 
-def forward(model, data, mapping):
-    """A training pass of the inner model inside a `keras.StatelessScope`.
+def perturbed_mapping(spec, perturbed, state):
+    """Maps the trained variables to `perturbed` and the state to `state`."""
+    mapping = list(zip(spec.variables, perturbed))
+    return mapping + list(zip(spec.state_variables, state))
 
-    Returns `(scaled_loss, loss, y_pred, scope)`. Nothing is written to a
+
+def forward(spec, mapping):
+    """A training pass of `spec.loss_fn` inside a `keras.StatelessScope`.
+
+    Returns `(scaled_loss, loss, aux, scope)`. Nothing is written to a
     variable; the scope holds what the pass would have assigned. Losses from
     `add_loss` and weight regularizers are computed at the mapped values.
     """
-    x, y, sample_weight = data
     with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
-        y_pred = model.model(x, training=True)
-        loss = model._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-        )
-        scaled_loss = model.optimizer.scale_loss(loss)
-    return scaled_loss, loss, y_pred, scope
+        loss, aux = loss_and_aux(spec.loss_fn())
+        scaled_loss = spec.optimizer.scale_loss(loss)
+    return scaled_loss, loss, aux, scope
 
 
 def back_off_loss_scale(optimizer):
@@ -77,15 +167,15 @@ def back_off_loss_scale(optimizer):
         optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
 
 
-def restore(model, variant_state, state):
+def restore(spec, variant_state, state):
     """Undoes a skipped step: all it leaves are the advanced RNG counters.
 
     The variant's state and the floating-point model state (BatchNorm
     statistics a NaN batch would poison) return to their values before it.
     """
-    for v, value in zip(model.variant.state_variables(), variant_state):
+    for v, value in zip(spec.variant.state_variables(), variant_state):
         v.assign(value)
-    for v, value in zip(model.model.non_trainable_variables, state):
+    for v, value in zip(spec.state_variables, state):
         if keras.backend.is_float_dtype(v.dtype):
             v.assign(value)
 
@@ -166,7 +256,8 @@ def _selects_branches(model, compiled_for_cpu):
     (docs/benchmarks/performance.md). Evaluating both branches keeps them at
     the top level and bounds the step at a SAM step's cost.
     """
-    if not compiled_for_cpu or getattr(model.variant, "policy", None) is None:
+    variant = getattr(model, "variant", None)
+    if not compiled_for_cpu or getattr(variant, "policy", None) is None:
         return False
     if not _has_convolutions(model.model):
         return False

@@ -55,49 +55,56 @@ def cond(pred, true_fn, false_fn):
     return outputs
 
 
-def _gradients(model, data, weights, state, unscale):
-    """Unscaled float32 gradients at `weights`, and pass 1's aux outputs."""
+def _gradients(spec, weights, state, unscale):
+    """Unscaled float32 gradients at `weights`, and the pass's aux outputs.
+
+    The aux outputs are `(loss, aux, new values)`: what the pass assigned to
+    each of the step's variables (BatchNorm statistics, seeds, metrics), or
+    its value before the pass.
+    """
     step_variables = common.current_step()[0]
     current = _values(step_variables)
-    inner_state = model.model.non_trainable_variables
 
     def scaled_loss(weights):
         mapping = list(zip(step_variables, current))
-        mapping += common.perturbed_mapping(model, weights, state)
-        scaled, loss, y_pred, scope = common.forward(model, data, mapping)
-        return scaled, (loss, y_pred, common.collect(scope, inner_state, state))
+        mapping += common.perturbed_mapping(spec, weights, state)
+        scaled, loss, aux, scope = common.forward(spec, mapping)
+        return scaled, (loss, aux, common.collect(scope, step_variables, current))
 
     (_, aux), gradients = jax.value_and_grad(scaled_loss, has_aux=True)(weights)
     gradients = [ops.cast(g, "float32") * unscale for g in gradients]
     return gradients, aux
 
 
-def _step(model, data):
-    x, y, sample_weight = data
-    inner, variant, optimizer = model.model, model.variant, model.optimizer
-    variables = model.trainable_variables
-    state = _values(inner.non_trainable_variables)
+def minimize(spec):
+    """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
+    if common.current_step() is None:
+        raise RuntimeError(
+            "On the JAX backend a train step is a pure function of the "
+            "model's state: decorate your `train_step(self, data)` with "
+            "`@keras_sam.stateful_train_step`, which runs it over that state."
+        )
+    variant, optimizer, variables = spec.variant, spec.optimizer, spec.variables
+    state = _values(spec.state_variables)
     variant_state = _values(variant.state_variables())
     weights = _values(variables)
     step = ops.convert_to_tensor(optimizer.iterations)
     learning_rate = ops.convert_to_tensor(optimizer.learning_rate)
     unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
-    # Pass 1: clean; its BatchNorm statistics and seeds become the state.
-    gradients, (loss, y_pred, new_state) = _gradients(
-        model, data, weights, state, unscale
-    )
-    for v, value in zip(inner.non_trainable_variables, new_state):
-        v.assign(value)
-    model._loss_tracker.update_state(loss, sample_weight=common.batch_size(x))
+    # Pass 1: clean; what it assigns (BatchNorm statistics, seeds) is kept.
+    gradients, (loss, aux, new_values) = _gradients(spec, weights, state, unscale)
+    trained = {id(v) for v in variables}
+    for v, value in zip(common.current_step()[0], new_values):
+        if id(v) not in trained:
+            v.assign(value)
 
     def oracle(offsets):
-        common.record_perturbation(model, offsets)
+        common.record_perturbation(spec.recorder, offsets)
         perturbed = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
-        return _gradients(model, data, perturbed, state, unscale)[0]
+        return _gradients(spec, perturbed, state, unscale)[0]
 
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
-    model.sam_fraction_tracker.update_state(perturbed)
 
     def apply_fn(final_gradients):
         optimizer_variables = optimizer.variables
@@ -115,12 +122,12 @@ def _step(model, data):
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
 
     def skip():
-        common.restore(model, variant_state, state)
+        common.restore(spec, variant_state, state)
         common.back_off_loss_scale(optimizer)
 
-    finite = common.step_is_finite(model, gradients, update)
+    finite = common.step_is_finite(spec.recorder, gradients, update)
     cond(finite, apply, skip)
-    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return loss, aux, perturbed, finite
 
 
 def _check_distribution(model):
@@ -141,13 +148,22 @@ def _check_distribution(model):
 def train_step(model, state, data):
     """One SAM-family step of `SAMModel` (`model`): `(logs, new_state)`."""
     _check_distribution(model)
+    return stateless_step(
+        model, state, lambda: common.sam_model_step(model, data, minimize)
+    )
+
+
+def stateless_step(model, state, step_fn):
+    """Runs a stateful `step_fn()` as Keras's JAX trainer wants a step.
+
+    `state` holds the values of the model's variables (trainable,
+    non-trainable, optimizer, metrics); `step_fn` reads and assigns the
+    variables as on TensorFlow. Returns `(step_fn(), new_state)`.
+    """
     compiled_for_cpu = bool(model.jit_compile) and jax.default_backend() == "cpu"
     values = [value for group in state for value in group]
-    data = keras.utils.unpack_x_y_sample_weight(data)
     with common.tracing_step(model, compiled_for_cpu) as variables:
-        logs, new_values = common.run_stateless(
-            lambda: _step(model, data), variables, values
-        )
+        logs, new_values = common.run_stateless(step_fn, variables, values)
     new_state, start = [], 0
     for group in common.step_variable_groups(model):
         new_state.append(new_values[start : start + len(group)])

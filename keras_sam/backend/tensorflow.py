@@ -86,32 +86,35 @@ def _apply_or_skip(finite, apply, restore, optimizer, args):
 class _GradientOracle:
     """Gradients of one batch at `w + offsets`, as `Variant`s consume them.
 
-    Holds what the clean pass left: the batch, the weights' values, the
-    non-trainable state from before the clean pass and the factor that turns
-    a scaled per-replica gradient into an unscaled float32 one.
+    Holds what the clean pass left: the step's spec, the weights' values,
+    the state from before the clean pass and the factor that turns a scaled
+    per-replica gradient into an unscaled float32 one.
     """
 
-    def __init__(self, model, data, weights, state, unscale):
-        self.model = model
-        self.data = data
+    def __init__(self, spec, weights, state, unscale):
+        self.spec = spec
         self.weights = weights
         self.state = state
         self.unscale = unscale
 
     def __call__(self, offsets):
-        common.record_perturbation(self.model, offsets)
+        common.record_perturbation(self.spec.recorder, offsets)
         perturbed = [
             w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
         ]
         with tf.GradientTape() as tape:
             tape.watch(perturbed)
             scaled_loss = common.forward(
-                self.model,
-                self.data,
-                common.perturbed_mapping(self.model, perturbed, self.state),
+                self.spec,
+                common.perturbed_mapping(self.spec, perturbed, self.state),
             )[0]
         return _unscaled(tape.gradient(scaled_loss, perturbed), self.weights,
                          self.unscale)
+
+
+def replicas():
+    """Replicas in sync: Keras losses divide a replica's loss by it."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def train_step(model, data):
@@ -127,34 +130,26 @@ def train_step(model, data):
         model.jit_compile is True and not tf.config.list_logical_devices("GPU")
     )
     with common.tracing_step(model, compiled_for_cpu):
-        return _step(model, data)
+        return common.sam_model_step(model, data, minimize, replicas())
 
 
-def _step(model, data):
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    inner, variant, optimizer = model.model, model.variant, model.optimizer
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+def minimize(spec):
+    """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
+    variant, optimizer = spec.variant, spec.optimizer
+    count = replicas()
 
     # Values read before anything below writes (tf.function orders reads and
     # writes of one resource as written).
-    state = [tf.identity(v.value) for v in inner.non_trainable_variables]
+    state = [tf.identity(v.value) for v in spec.state_variables]
     variant_state = [tf.identity(v.value) for v in variant.state_variables()]
     step = tf.identity(tf.convert_to_tensor(optimizer.iterations))
     learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
 
     # Pass 1: clean, stateful (BatchNorm statistics and seeds advance here).
     with tf.GradientTape() as tape:
-        y_pred = inner(x, training=True)
-        loss = model._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-        )
-        # Keras keeps its "loss" metric private (`Trainer._loss_tracker`);
-        # its own train_step updates it so, weighting by the batch size.
-        model._loss_tracker.update_state(
-            loss * replicas, sample_weight=common.batch_size(x)
-        )
+        loss, aux = common.loss_and_aux(spec.loss_fn())
         scaled_loss = optimizer.scale_loss(loss)
-    variables = model.trainable_variables
+    variables = spec.variables
     raw = tape.gradient(scaled_loss, variables)
     weights = [tf.identity(v.value) for v in variables]
     # Per-replica losses are divided by the replica count; undo it together
@@ -162,19 +157,18 @@ def _step(model, data):
     # variable without a gradient gets zeros (norms are unchanged and the
     # variant's per-variable state stays aligned); the optimizer skips it,
     # as Keras does.
-    unscale = replicas / optimizer.scale_loss(tf.constant(1.0, tf.float32))
+    unscale = count / optimizer.scale_loss(tf.constant(1.0, tf.float32))
     has_gradient = [g is not None for g in raw]
     gradients = _unscaled(raw, weights, unscale)
-    if model.sync_perturbation:
+    if spec.sync_perturbation:
         gradients = mean_over_replicas(gradients)
 
-    oracle = _GradientOracle(model, (x, y, sample_weight), weights, state, unscale)
+    oracle = _GradientOracle(spec, weights, state, unscale)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
-    model.sam_fraction_tracker.update_state(perturbed)
 
     def rescale_and_apply(final_gradients):
         pairs = [
-            (optimizer.scale_loss(g / replicas if replicas > 1 else g), v)
+            (optimizer.scale_loss(g / count if count > 1 else g), v)
             for g, v, active in zip(final_gradients, variables, has_gradient)
             if active
         ]
@@ -186,11 +180,11 @@ def _step(model, data):
         variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
 
     def restore(update, learning_rate, variant_state, state):
-        common.restore(model, variant_state, state)
+        common.restore(spec, variant_state, state)
 
-    finite = common.step_is_finite(model, gradients, update)
+    finite = common.step_is_finite(spec.recorder, gradients, update)
     _apply_or_skip(
         finite, apply, restore, optimizer,
         (update, learning_rate, variant_state, state),
     )
-    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return loss, aux, perturbed, finite

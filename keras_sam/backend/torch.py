@@ -27,53 +27,49 @@ def _unscaled(gradients, weights, unscale):
 
 def train_step(model, data):
     """One SAM-family step of `SAMModel` (`model`) on `data`."""
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    inner, variant, optimizer = model.model, model.variant, model.optimizer
-    variables = model.trainable_variables
+    return common.sam_model_step(model, data, minimize)
+
+
+def minimize(spec):
+    """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
+    variant, optimizer = spec.variant, spec.optimizer
     with torch.no_grad():
-        state = [v.value.clone() for v in inner.non_trainable_variables]
+        state = [v.value.clone() for v in spec.state_variables]
         variant_state = [v.value.clone() for v in variant.state_variables()]
-        # No copy: the weights change in place only in `optimizer.apply`,
-        # after the last use of `weights`. The state does change in place.
-        weights = [v.value.detach() for v in variables]
         step = ops.convert_to_tensor(optimizer.iterations).clone()
         learning_rate = ops.convert_to_tensor(optimizer.learning_rate).clone()
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
     with torch.enable_grad():
         # Pass 1: clean, stateful (BatchNorm statistics and seeds advance).
-        y_pred = inner(x, training=True)
-        loss = model._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-        )
-        model._loss_tracker.update_state(
-            loss.detach(), sample_weight=common.batch_size(x)
-        )
+        loss, aux = common.loss_and_aux(spec.loss_fn())
+        variables = spec.variables
         raw = torch.autograd.grad(
             optimizer.scale_loss(loss),
             [v.value for v in variables],
             allow_unused=True,
         )
+    loss = loss.detach()
+    # No copy: the weights change in place only in `optimizer.apply`, after
+    # the last use of `weights`. The state does change in place.
+    weights = [v.value.detach() for v in variables]
     has_gradient = [g is not None for g in raw]
     gradients = _unscaled(raw, weights, unscale)
 
     def oracle(offsets):
-        common.record_perturbation(model, offsets)
+        common.record_perturbation(spec.recorder, offsets)
         with torch.enable_grad():
             perturbed = [
                 (w + o.to(w.dtype)).detach().requires_grad_()
                 for w, o in zip(weights, offsets)
             ]
             scaled_loss = common.forward(
-                model,
-                (x, y, sample_weight),
-                common.perturbed_mapping(model, perturbed, state),
+                spec, common.perturbed_mapping(spec, perturbed, state)
             )[0]
             raw = torch.autograd.grad(scaled_loss, perturbed, allow_unused=True)
         return _unscaled(raw, weights, unscale)
 
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
-    model.sam_fraction_tracker.update_state(perturbed)
 
     def apply_fn(final_gradients):
         pairs = [
@@ -84,10 +80,10 @@ def train_step(model, data):
         with torch.no_grad():
             optimizer.apply(*zip(*pairs))
 
-    finite = common.step_is_finite(model, gradients, update)
+    finite = common.step_is_finite(spec.recorder, gradients, update)
     if finite:
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
     else:
-        common.restore(model, variant_state, state)
+        common.restore(spec, variant_state, state)
         common.back_off_loss_scale(optimizer)
-    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return loss, aux, perturbed, finite

@@ -78,7 +78,10 @@ class GAM(Variant):
             )
         self.h_minus = h_minus
         self._initial_rho_prime = float(rho_prime)
-        self.rho_prime = self.hyperparameter("rho_prime", rho_prime)
+        self.rho_prime = self.hyperparameter(
+            "rho_prime", rho_prime,
+            check=lambda value: check_range("rho_prime", value, low=0.0),
+        )
 
     def compute_gradients(self, gradient_fn, gradients, variables, step):
         del variables, step

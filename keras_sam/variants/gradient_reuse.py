@@ -30,20 +30,8 @@ class GradientReuse:
             for i, shape in enumerate(input_shape)
         ]
 
-    def _check_cache(self, gradients):
-        if len(gradients) != len(self.orthogonal_gradients):
-            raise ValueError(
-                f"{type(self).__name__} caches one tensor per trainable "
-                f"variable ({len(self.orthogonal_gradients)} when it was "
-                f"built), but the model now trains {len(gradients)}: layers "
-                "were frozen or unfrozen after wrapping. Wrap the model "
-                "again (a new SAMModel and variant) after changing "
-                "`trainable`."
-            )
-
     def combine(self, gradients, perturbed_gradients, variables):
         del variables
-        self._check_cache(gradients)
         projection = global_dot(perturbed_gradients, gradients) / (
             global_dot(gradients, gradients) + self.epsilon
         )
@@ -55,7 +43,6 @@ class GradientReuse:
 
     def fallback_gradients(self, gradients, variables):
         del variables
-        self._check_cache(gradients)
         cached_norm = global_norm(self.orthogonal_gradients)
         # Guards epsilon = 0 with an empty cache: 0 * inf would be NaN.
         scale = ops.where(

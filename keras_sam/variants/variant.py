@@ -1,5 +1,6 @@
 """The `Variant` base class: the hooks every SAM-family algorithm overrides."""
 
+import collections
 import math
 import numbers
 
@@ -9,6 +10,17 @@ from keras import ops
 from keras_sam import backend
 
 _REGISTRY = {}
+
+StepResult = collections.namedtuple(
+    "StepResult", ["loss", "aux", "perturbed", "finite"]
+)
+StepResult.__doc__ = """What `Variant.minimize` returns.
+
+`loss` and `aux`: the clean pass's loss and auxiliary outputs (`None` if the
+loss closure returned only a loss); `perturbed`: 1.0 when the step took a
+perturbed pass, else 0.0; `finite`: a boolean tensor, False when the step
+was skipped for a non-finite gradient (nothing but the dropout seeds
+changed)."""
 
 
 def registered():
@@ -98,13 +110,32 @@ class Variant(keras.layers.Layer):
         check_range("epsilon", epsilon, low=0.0, low_open=False)
         self.epsilon = float(epsilon)
         self._initial_rho = float(rho)
-        self.rho = self.hyperparameter("rho", rho)
+        self.rho = self.hyperparameter(
+            "rho", rho, check=lambda value: check_range("rho", value, low=0.0)
+        )
 
-    def hyperparameter(self, name, value):
+    def __setattr__(self, name, value):
+        # `variant.rho = 0.1` sets the variable the compiled step reads, as
+        # `optimizer.learning_rate = ...` does, instead of hiding it.
+        checks = self.__dict__.get("_hyperparameter_checks", {})
+        current = self.__dict__.get(name)
+        if name in checks and isinstance(current, keras.Variable) and not (
+            isinstance(value, keras.Variable)
+        ):
+            current.assign(float(checks[name](value)))
+            return
+        super().__setattr__(name, value)
+
+    def hyperparameter(self, name, value, check=None):
         """A scalar variable a callback may change without retracing.
 
         Not part of `state_variables()`: a skipped step leaves it alone.
+        Setting the attribute it is stored under to a number assigns the
+        variable; `check(value)` validates that number (default: finite).
         """
+        checks = dict(self.__dict__.get("_hyperparameter_checks", {}))
+        checks[name] = check or (lambda v: check_range(name, v))
+        self.__dict__["_hyperparameter_checks"] = checks
         variable = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(float(value)),
@@ -125,6 +156,12 @@ class Variant(keras.layers.Layer):
         state before its saved values are restored.
         """
         del input_shape
+
+    def hyperparameters(self):
+        """The hyperparameter variables (`rho`, ...), in creation order."""
+        return [
+            v for v in self.variables if id(v) in self._hyperparameter_ids
+        ]
 
     def state_variables(self):
         """Variables the step may change (restored when a step is skipped)."""
@@ -201,6 +238,98 @@ class Variant(keras.layers.Layer):
         """
         del variables, learning_rate
         apply_fn(update)
+
+    # -- inside your own train step ----------------------------------------
+
+    def minimize(self, loss_fn, model, optimizer=None):
+        """Takes this variant's step inside your own `train_step`.
+
+        Runs the clean pass `loss_fn()`, the variant's perturbed pass(es)
+        at `w + offsets` and applies the combined gradient with `optimizer`,
+        with the guarantees of `SAMModel`'s step: the weights are exactly
+        what the optimizer made of them; the perturbed passes read the
+        non-trainable state (BatchNorm statistics, dropout seeds) as it was
+        before the clean pass (same dropout masks), and only the clean pass
+        updates it; gradients are unscaled before any norm (loss scaling);
+        a step whose gradients are not finite changes nothing (weights,
+        state, optimizer and variant state) but backs off a
+        `LossScaleOptimizer`'s scale.
+
+        Args:
+            loss_fn: a zero-argument closure that runs the forward pass with
+                `training=True` and returns the scalar loss, or
+                `(loss, aux)`. It runs once per pass, so it must read the
+                batch from its enclosing scope and not update metrics.
+                Under `tf.distribute`, return the loss as Keras losses do
+                (divided by the number of replicas).
+            model: the `keras.Model` or layer to train: its
+                `trainable_variables` are trained and its
+                `non_trainable_variables` are the state the passes share.
+            optimizer: the base optimizer; defaults to `model.optimizer`.
+
+        Returns:
+            A `StepResult(loss, aux, perturbed, finite)`.
+
+        The variant must be built for `model.trainable_variables`
+        (`variant.build([v.shape for v in model.trainable_variables])`)
+        before training. On JAX, decorate the train step with
+        `@keras_sam.stateful_train_step`.
+
+        Example:
+
+        ```python
+        class Classifier(keras.Model):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+                self.sam = keras_sam.variants.SAM(rho=0.05)
+                self.sam.build([v.shape for v in net.trainable_variables])
+
+            def call(self, x, training=False):
+                return self.net(x, training=training)
+
+            @keras_sam.stateful_train_step
+            def train_step(self, data):
+                x, y = data
+                def loss_fn():
+                    y_pred = self(x, training=True)
+                    return self.compute_loss(x, y, y_pred), y_pred
+                result = self.sam.minimize(loss_fn, self)
+                return self.compute_metrics(x, y, result.aux)
+        ```
+        """
+        if optimizer is None:
+            optimizer = getattr(model, "optimizer", None)
+        if optimizer is None:
+            raise ValueError(
+                "Argument `optimizer` is needed when `model` has none "
+                "(compile the model or pass the optimizer). Received: "
+                "optimizer=None"
+            )
+        variables = model.trainable_variables
+        self._check_built_for(variables)
+        spec = backend.common.StepSpec(
+            self, loss_fn, lambda: model.trainable_variables,
+            lambda: model.non_trainable_variables, optimizer,
+        )
+        return StepResult(*backend.module().minimize(spec))
+
+    def _check_built_for(self, variables):
+        shapes = [tuple(v.shape) for v in variables]
+        built = None
+        if self.built:
+            built = self.get_build_config().get("input_shape")
+            built = [tuple(s) for s in built] if built is not None else None
+        if built != shapes:
+            raise ValueError(
+                f"{type(self).__name__} must be built for the variables it "
+                f"trains ({len(shapes)} trainable variables): call "
+                "`variant.build([v.shape for v in model.trainable_variables])` "
+                "before training, and again with a fresh variant after "
+                "layers are frozen or unfrozen. Received: built="
+                f"{self.built} for "
+                f"{'no' if built is None else len(built)} variables."
+            )
 
     # -- shared math --------------------------------------------------------
 
