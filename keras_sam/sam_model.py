@@ -5,6 +5,7 @@ import inspect
 import keras
 
 from keras_sam import backend
+from keras_sam import pipeline
 from keras_sam import variants as variants_lib
 
 
@@ -133,9 +134,29 @@ class SAMModel(keras.Model):
             training=training,
         )
 
+    # A keras-hub task's preprocessing (see `keras_sam/pipeline.py`) is
+    # applied to the data of every entry point, as the task's own would.
+
     def train_on_batch(self, *args, **kwargs):
         self._align_variant()
+        args, kwargs = pipeline.prepare(self.model, "train_on_batch", args, kwargs)
         return super().train_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        args, kwargs = pipeline.prepare(self.model, "test_on_batch", args, kwargs)
+        return super().test_on_batch(*args, **kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        args, kwargs = pipeline.prepare(self.model, "predict_on_batch", args, kwargs)
+        return super().predict_on_batch(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        args, kwargs = pipeline.prepare(self.model, "evaluate", args, kwargs)
+        return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        args, kwargs = pipeline.prepare(self.model, "predict", args, kwargs)
+        return super().predict(*args, **kwargs)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, plus the callbacks the variant needs.
@@ -145,8 +166,9 @@ class SAMModel(keras.Model):
         callbacks run first, so that loggers among the user's callbacks see
         what they log.
         """
-        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         self._align_variant()
+        args, kwargs = pipeline.prepare(self.model, "fit", args, kwargs)
+        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         callbacks = list(bound.arguments.get("callbacks") or [])
         added = [
             callback
