@@ -102,7 +102,8 @@ def test_export_serves_the_task_on_its_preprocessed_inputs(tmp_path):
     model.fit(TEXTS, LABELS, batch_size=4, epochs=1, verbose=0)
     model.export(str(tmp_path / "served"))
     serve = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
-    features = {k: tf.constant(keras.ops.convert_to_numpy(v))
+    # The serving signature takes int32 tensors (the padding mask too).
+    features = {k: tf.constant(keras.ops.convert_to_numpy(v).astype("int32"))
                 for k, v in task.preprocessor(TEXTS).items()}
     (served,) = serve(**features).values()
     np.testing.assert_allclose(served.numpy(), model.predict(TEXTS, verbose=0),
