@@ -88,6 +88,12 @@ class SAMModel(keras.Model):
     def build(self, input_shape=None):
         if not self.model.built:
             self.model.build(input_shape)
+            if not self.model.weights and input_shape is not None:
+                # A subclassed model without `build` creates its weights in
+                # its first call: call it on symbolic inputs.
+                self.model(keras.tree.map_shape_structure(
+                    keras.KerasTensor, input_shape
+                ))
         if not self.model.trainable_variables:
             raise ValueError(
                 f"The wrapped model {self.model.name!r} has no trainable "

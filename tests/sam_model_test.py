@@ -109,6 +109,25 @@ def test_subclassed_unbuilt_model_trains(classification_data):
     assert history.history["sam_fraction"] == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize("variant", ["look_sam", "ga_sam", "ae_sam"])
+def test_subclassed_unbuilt_model_trains_with_a_stateful_variant(
+    classification_data, variant
+):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = keras.layers.Dense(4)
+
+        def call(self, inputs):
+            return self.out(inputs)
+
+    x, y = classification_data
+    model = _compiled(Net(), variant=variant)
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert model.variant.built and np.all(np.isfinite(history.history["loss"]))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
 def test_logs_perturbation_norm_equal_to_rho(classification_data):
     x, y = classification_data
     model = _compiled(models.bn_dropout_mlp(), variant=variants.SAM(rho=0.2))

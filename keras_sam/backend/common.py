@@ -67,6 +67,10 @@ def sam_model_step(model, data, minimize, replicas=1):
 
     def loss_fn():
         y_pred = model.model(x, training=True)
+        if not model.built:
+            # TensorFlow defers building to the first trace: a subclassed
+            # model has its weights now, so the variant can be built.
+            model.build()
         loss = model._compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
         )
