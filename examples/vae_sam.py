@@ -5,7 +5,7 @@ refuses to wrap it. Instead the VAE holds a variant and takes the
 sharpness-aware step inside its `train_step` with `variant.minimize`:
 the clean pass, the perturbed pass at `w + e` (same sampling noise, the same
 guarantees as SAMModel's step) and the optimizer's update. The same code
-runs on TensorFlow, JAX and PyTorch (`@keras_sam.stateful_train_step`).
+runs on TensorFlow, JAX and PyTorch (`@keras_sam.stateful_step`).
 
 Loads MNIST from TensorFlow Datasets (`keras_sam.data.load_tfds`), trains a
 small convolutional VAE and reports the test loss (reconstruction + KL).
@@ -117,7 +117,7 @@ class VAE(keras.Model):
         kl_loss = ops.mean(ops.sum(kl, axis=1))
         return reconstruction_loss + kl_loss, reconstruction_loss, kl_loss
 
-    @keras_sam.stateful_train_step
+    @keras_sam.stateful_step
     def train_step(self, data):
         def loss_fn():
             total, reconstruction, kl = self.vae_loss(data, self(data, training=True))
@@ -131,6 +131,7 @@ class VAE(keras.Model):
         self.sam_fraction_tracker.update_state(result.perturbed)
         return {m.name: m.result() for m in self.metrics}
 
+    @keras_sam.stateful_step
     def test_step(self, data):
         total, reconstruction, kl = self.vae_loss(data, self(data))
         self.total_loss_tracker.update_state(total)

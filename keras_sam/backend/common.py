@@ -184,12 +184,14 @@ def restore(spec, variant_state, state):
             v.assign(value)
 
 
-def step_variable_groups(model):
-    """Everything a step of `model` (a `SAMModel`) reads or assigns."""
+def step_variable_groups(model, groups=4):
+    """Everything a step of `model` reads or assigns, as Keras's JAX trainer
+    passes it: a train step's 4 groups, a test step's 3 (no optimizer)."""
+    optimizer = [model.optimizer.variables] if groups == 4 else []
     return (
         model.trainable_variables,
         model.non_trainable_variables,
-        model.optimizer.variables,
+        *optimizer,
         model.metrics_variables,
     )
 
@@ -200,9 +202,9 @@ def current_step():
 
 
 @contextlib.contextmanager
-def tracing_step(model, compiled_for_cpu):
+def tracing_step(model, compiled_for_cpu, groups=4):
     """Marks the step being traced, for `keras_sam.backend.cond`."""
-    variables = [v for group in step_variable_groups(model) for v in group]
+    variables = [v for group in step_variable_groups(model, groups) for v in group]
     _STEPS.append((variables, _selects_branches(model, compiled_for_cpu)))
     try:
         yield variables
@@ -263,7 +265,7 @@ def _selects_branches(model, compiled_for_cpu):
     variant = getattr(model, "variant", None)
     if not compiled_for_cpu or getattr(variant, "policy", None) is None:
         return False
-    if not _has_convolutions(model.model):
+    if not _has_convolutions(getattr(model, "model", model)):
         return False
     warnings.warn(
         f"{type(model.variant).__name__} takes its perturbed pass only on some "

@@ -82,7 +82,7 @@ def minimize(spec):
         raise RuntimeError(
             "On the JAX backend a train step is a pure function of the "
             "model's state: decorate your `train_step(self, data)` with "
-            "`@keras_sam.stateful_train_step`, which runs it over that state."
+            "`@keras_sam.stateful_step`, which runs it over that state."
         )
     variant, optimizer, variables = spec.variant, spec.optimizer, spec.variables
     state = _values(spec.state_variables)
@@ -157,15 +157,16 @@ def stateless_step(model, state, step_fn):
     """Runs a stateful `step_fn()` as Keras's JAX trainer wants a step.
 
     `state` holds the values of the model's variables (trainable,
-    non-trainable, optimizer, metrics); `step_fn` reads and assigns the
-    variables as on TensorFlow. Returns `(step_fn(), new_state)`.
+    non-trainable, optimizer for a train step, metrics); `step_fn` reads and
+    assigns the variables as on TensorFlow. Returns `(step_fn(), new_state)`.
     """
     compiled_for_cpu = bool(model.jit_compile) and jax.default_backend() == "cpu"
     values = [value for group in state for value in group]
-    with common.tracing_step(model, compiled_for_cpu) as variables:
+    groups = len(state)
+    with common.tracing_step(model, compiled_for_cpu, groups) as variables:
         logs, new_values = common.run_stateless(step_fn, variables, values)
     new_state, start = [], 0
-    for group in common.step_variable_groups(model):
+    for group in common.step_variable_groups(model, groups):
         new_state.append(new_values[start : start + len(group)])
         start += len(group)
     return logs, tuple(new_state)

@@ -273,7 +273,7 @@ class Variant(keras.layers.Layer):
         The variant must be built for `model.trainable_variables`
         (`variant.build([v.shape for v in model.trainable_variables])`)
         before training. On JAX, decorate the train step with
-        `@keras_sam.stateful_train_step`.
+        `@keras_sam.stateful_step`.
 
         Example:
 
@@ -288,7 +288,7 @@ class Variant(keras.layers.Layer):
             def call(self, x, training=False):
                 return self.net(x, training=training)
 
-            @keras_sam.stateful_train_step
+            @keras_sam.stateful_step
             def train_step(self, data):
                 x, y = data
                 def loss_fn():
