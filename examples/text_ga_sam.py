@@ -1,15 +1,16 @@
-"""Text classification (IMDB or SST-2) with a keras-nlp Transformer trained by GA-SAM.
+"""Text classification (IMDB or SST-2) with a keras-hub Transformer trained by GA-SAM.
 
 Loads the raw texts and labels of `imdb_reviews` (or `glue/sst2`) with
 `tfds.load`, learns a WordPiece vocabulary from the training texts with
-`keras_nlp.tokenizers.compute_word_piece_vocabulary` (no preset download),
-tokenizes with `keras_nlp.tokenizers.WordPieceTokenizer` (id 0 = "[PAD]"), and
-trains a `keras_nlp.layers.TokenAndPositionEmbedding` +
-`keras_nlp.layers.TransformerEncoder` + average pooling classifier (or, with
+`keras_hub.tokenizers.compute_word_piece_vocabulary` (no preset download),
+tokenizes with `keras_hub.tokenizers.WordPieceTokenizer` (id 0 = "[PAD]"), and
+trains a `keras_hub.layers.TokenAndPositionEmbedding` +
+`keras_hub.layers.TransformerEncoder` + average pooling classifier (or, with
 `--model lstm`, an Embedding + bidirectional LSTM) wrapped in
 `keras_sam.SAMModel(..., variant="ga_sam")`, then evaluates on the test split.
 
-Needs `pip install keras-nlp tensorflow-datasets` (`keras-sam[examples]`).
+Needs `pip install keras-nlp tensorflow-datasets` (`keras-sam[examples]`);
+keras-nlp installs keras-hub, its maintained name, which this example imports.
 
     python examples/text_ga_sam.py --data-dir ~/tensorflow_datasets --epochs 3
 """
@@ -21,7 +22,7 @@ import warnings
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
-import keras_nlp  # noqa: E402
+import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
@@ -79,10 +80,10 @@ def load_texts(name, split, count, data_dir, download):
 
 def build_tokenizer(train_texts, vocab_size, sequence_length):
     """A WordPiece tokenizer whose vocabulary is learned from `train_texts`."""
-    vocabulary = keras_nlp.tokenizers.compute_word_piece_vocabulary(
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
         tf.data.Dataset.from_tensor_slices(train_texts).batch(1024), vocab_size,
         lowercase=True, strip_accents=True, reserved_tokens=RESERVED_TOKENS)
-    return keras_nlp.tokenizers.WordPieceTokenizer(
+    return keras_hub.tokenizers.WordPieceTokenizer(
         vocabulary=vocabulary, sequence_length=sequence_length,
         lowercase=True, strip_accents=True, oov_token="[UNK]")
 
@@ -96,9 +97,9 @@ def build_classifier(vocab_size, sequence_length, num_classes, embedding_dim=64,
                      units=64, num_heads=2, model="transformer"):
     inputs = keras.Input((sequence_length,), dtype="int32")
     if model == "transformer":
-        x = keras_nlp.layers.TokenAndPositionEmbedding(
+        x = keras_hub.layers.TokenAndPositionEmbedding(
             vocab_size, sequence_length, embedding_dim, mask_zero=True)(inputs)
-        x = keras_nlp.layers.TransformerEncoder(units, num_heads, dropout=0.1)(x)
+        x = keras_hub.layers.TransformerEncoder(units, num_heads, dropout=0.1)(x)
         x = keras.layers.GlobalAveragePooling1D()(x)
     else:
         x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)(inputs)

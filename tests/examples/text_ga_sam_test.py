@@ -6,7 +6,7 @@ import pytest
 from tests.examples.helpers import EXAMPLES, help_text, load_example
 
 tfds = pytest.importorskip("tensorflow_datasets")
-pytest.importorskip("keras_nlp")
+pytest.importorskip("keras_hub")
 
 SMALL = ["--epochs", "1", "--batch-size", "8", "--limit", "40", "--vocab-size", "200",
          "--sequence-length", "16", "--embedding-dim", "8", "--units", "8"]
@@ -63,7 +63,7 @@ def test_wordpiece_vocabulary_is_learned_from_training_texts():
     assert ids[1, 0] == tokenizer.token_to_id("[UNK]")  # "z" never occurs in training
 
 
-def test_transformer_classifier_uses_keras_nlp_layers():
+def test_transformer_classifier_uses_keras_hub_layers():
     module = load_example("text_ga_sam")
     classifier = module.build_classifier(100, 16, 2, embedding_dim=8, units=8, num_heads=2)
     names = [type(layer).__name__ for layer in classifier.layers]
