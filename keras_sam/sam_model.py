@@ -6,6 +6,7 @@ import keras
 
 from keras_sam import backend
 from keras_sam import pipeline
+from keras_sam import variant_binding as binding
 from keras_sam import variants as variants_lib
 
 
@@ -19,17 +20,30 @@ class SAMModel(keras.Model):
     accumulation, loss scaling and learning-rate schedules keep working).
     `evaluate`, `predict`, `call` and `export` behave as the inner model's.
 
+    The loss of every pass is the wrapped model's `compute_loss` when its
+    class overrides it (compile SAMModel without `loss` then), else the
+    compiled loss plus `model.losses`. A keras-hub task is fed through its
+    own preprocessing in `fit`, `evaluate`, `predict` and `*_on_batch`. A
+    model that overrides `train_step` is refused (`TypeError`): take the
+    step inside it with `Variant.minimize`. When layers are frozen or
+    unfrozen, the next `fit` rebuilds a fresh copy of the variant for the
+    new trainable set (hyperparameters kept, statistics and caches
+    restarted).
+
     Logged per step and averaged per epoch: `loss` and the compiled metrics
     from the clean pass, `sam_fraction` (share of steps that took a perturbed
     pass), `perturbation_norm` (mean `||offsets||` over perturbed passes
     with finite offsets; equals `rho` for SAM) and `skipped_steps` (steps of
-    the epoch skipped because a gradient was not finite).
+    the epoch skipped because a gradient was not finite). `evaluate` and
+    validation log what the wrapped model's would: loss and metrics.
 
     Args:
         model: the `keras.Model` to train (Sequential, Functional or
             subclassed; built or not).
         variant: a `keras_sam.variants.Variant`, a registered string (`"sam"`,
-            `"asam"`, ...) or a config dict. Defaults to `"sam"`.
+            `"asam"`, ...) or a config dict. Defaults to `"sam"`. An instance
+            already serving another SAMModel is replaced by a fresh copy
+            from its config.
         sync_perturbation: under `tf.distribute`, all-reduce the clean
             gradient before forming the perturbation (global SAM). The default
             `False` perturbs each replica with its own gradient (m-sharpness,
@@ -75,7 +89,7 @@ class SAMModel(keras.Model):
         kwargs.setdefault("dtype", model.dtype_policy)
         super().__init__(**kwargs)
         self.model = model
-        self.variant = _own(variants_lib.get(variant))
+        self.variant = binding.own(variants_lib.get(variant))
         self.sync_perturbation = sync_perturbation
         self.sam_fraction_tracker = keras.metrics.Mean(name="sam_fraction")
         self.perturbation_norm_tracker = keras.metrics.Mean(
@@ -102,7 +116,7 @@ class SAMModel(keras.Model):
             )
         if not self.variant.built:
             self.variant.build([v.shape for v in self.model.trainable_variables])
-        self._variant_variables = [id(v) for v in self.model.trainable_variables]
+        binding.record(self)
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
@@ -210,29 +224,7 @@ class SAMModel(keras.Model):
         ]
 
     def _align_variant(self):
-        """Rebuilds the variant if the trainable variables changed.
-
-        The variant's per-variable state belongs to the variables it was
-        built for. After layers are frozen or unfrozen, a fresh copy (same
-        config and hyperparameter values) is built for the new set: its
-        running statistics and caches start again, as the new optimizer's
-        slots do when Keras asks for recompiling.
-        """
-        if not self.built:
-            return
-        current = [id(v) for v in self.model.trainable_variables]
-        if current == self._variant_variables:
-            return
-        if not current:
-            self.build()  # The clear error for a fully frozen model.
-        old = self.variant
-        fresh = type(old).from_config(old.get_config())
-        fresh.build([v.shape for v in self.model.trainable_variables])
-        for a, b in zip(old.hyperparameters(), fresh.hyperparameters()):
-            b.assign(a)
-        _replace_sublayer(self, "variant", old, _own(fresh))
-        self._variant_variables = current
-        self.train_function = None  # Traced with the old variables.
+        binding.align(self)
 
     def export(self, filepath, format="tf_saved_model", **kwargs):
         """Exports the inner model: the artifact serves without keras_sam."""
@@ -277,33 +269,3 @@ class SAMModel(keras.Model):
 def _overrides(model, method):
     """Whether `model`'s class defines its own `method` (e.g. train_step)."""
     return getattr(type(model), method) is not getattr(keras.Model, method)
-
-
-def _own(variant):
-    """`variant`, or a fresh copy from its config if a SAMModel holds it.
-
-    A variant's state is built for one model's variables, so a second
-    SAMModel (a seed loop, a tuner's `build_model`) gets its own copy.
-    """
-    if getattr(variant, "_keras_sam_owned", False):
-        variant = type(variant).from_config(variant.get_config())
-    variant._keras_sam_owned = True
-    return variant
-
-
-def _replace_sublayer(layer, name, old, new):
-    """Sets `layer.name = new` in place of `old` on a built layer.
-
-    Keras locks a built layer's state; `_tracker` (private) is the only way
-    to swap a sublayer and drop the old one's variables. Tested by
-    `tests/fine_tuning_test.py`.
-    """
-    tracker = layer._tracker
-    locked = tracker.locked
-    tracker.unlock()
-    try:
-        tracker.untrack(old)
-        setattr(layer, name, new)
-    finally:
-        if locked:
-            tracker.lock()

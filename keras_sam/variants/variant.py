@@ -1,6 +1,5 @@
 """The `Variant` base class: the hooks every SAM-family algorithm overrides."""
 
-import collections
 import math
 import numbers
 
@@ -8,20 +7,9 @@ import keras
 from keras import ops
 
 from keras_sam import backend
+from keras_sam import custom_step
 
 _REGISTRY = {}
-
-StepResult = collections.namedtuple(
-    "StepResult", ["loss", "aux", "perturbed", "finite"]
-)
-StepResult.__doc__ = """What `Variant.minimize` returns.
-
-`loss` and `aux`: the clean pass's loss and auxiliary outputs (`None` if the
-loss closure returned only a loss); `perturbed`: 1.0 when the step took a
-perturbed pass, else 0.0; `finite`: a boolean tensor, False when the step
-was skipped for a non-finite gradient (nothing but the dropout seeds
-changed)."""
-
 
 def registered():
     """Returns `{identifier: class}` for every registered variant."""
@@ -268,7 +256,9 @@ class Variant(keras.layers.Layer):
             optimizer: the base optimizer; defaults to `model.optimizer`.
 
         Returns:
-            A `StepResult(loss, aux, perturbed, finite)`.
+            A `keras_sam.StepResult(loss, aux, perturbed, finite)`: the clean
+            pass's loss and aux outputs, 1.0 if the step took a perturbed
+            pass (else 0.0), and False where the step was skipped.
 
         The variant must be built for `model.trainable_variables`
         (`variant.build([v.shape for v in model.trainable_variables])`)
@@ -298,38 +288,7 @@ class Variant(keras.layers.Layer):
                 return self.compute_metrics(x, y, result.aux)
         ```
         """
-        if optimizer is None:
-            optimizer = getattr(model, "optimizer", None)
-        if optimizer is None:
-            raise ValueError(
-                "Argument `optimizer` is needed when `model` has none "
-                "(compile the model or pass the optimizer). Received: "
-                "optimizer=None"
-            )
-        variables = model.trainable_variables
-        self._check_built_for(variables)
-        spec = backend.common.StepSpec(
-            self, loss_fn, lambda: model.trainable_variables,
-            lambda: model.non_trainable_variables, optimizer,
-        )
-        return StepResult(*backend.module().minimize(spec))
-
-    def _check_built_for(self, variables):
-        shapes = [tuple(v.shape) for v in variables]
-        built = None
-        if self.built:
-            built = self.get_build_config().get("input_shape")
-            built = [tuple(s) for s in built] if built is not None else None
-        if built != shapes:
-            raise ValueError(
-                f"{type(self).__name__} must be built for the variables it "
-                f"trains ({len(shapes)} trainable variables): call "
-                "`variant.build([v.shape for v in model.trainable_variables])` "
-                "before training, and again with a fresh variant after "
-                "layers are frozen or unfrozen. Received: built="
-                f"{self.built} for "
-                f"{'no' if built is None else len(built)} variables."
-            )
+        return custom_step.minimize(self, loss_fn, model, optimizer)
 
     # -- shared math --------------------------------------------------------
 
