@@ -1,10 +1,12 @@
 """Replica-consistent values for variants, without importing a backend.
 
-Anything a variant stores or branches on must be identical on every replica
-(SPEC §2.7). `mean_over_replicas` is the one seam for it: under a
-`tf.distribute` strategy it all-reduces (mean) in replica context; without a
-strategy, or on a backend whose gradients are already global, it returns its
-argument unchanged and adds no operation.
+Anything a variant stores or branches on must be identical on every replica.
+`mean_over_replicas` is the one seam for it: under a `tf.distribute`
+strategy it all-reduces (mean) in replica context; on PyTorch, when
+`torch.distributed` is initialized with more than one process, it
+all-reduces across the processes; otherwise, or on a backend whose
+gradients are already global (JAX), it returns its argument unchanged and
+adds no operation.
 """
 
 import keras
@@ -12,8 +14,8 @@ import keras
 
 def mean_over_replicas(values):
     """The mean over replicas of a tensor or a list of tensors."""
-    if keras.backend.backend() == "tensorflow":
-        from keras_sam.backend import tensorflow as backend
+    if keras.backend.backend() in ("tensorflow", "torch"):
+        from keras_sam import backend
 
-        return backend.mean_over_replicas(values)
+        return backend.module().mean_over_replicas(values)
     return values

@@ -5,7 +5,9 @@ PyTorch runs eagerly: pass 1 is the normal stateful forward pass and
 each perturbed pass runs the inner model inside a `keras.StatelessScope` that
 maps the trainables to fresh leaf tensors `w + offsets`, so the weights are
 never written during the step, and the optimizer applies the final gradients
-under `torch.no_grad()`, as Keras's own torch train step does.
+under `torch.no_grad()`, as Keras's own torch train step does. Under an
+initialized `torch.distributed` group the final update, the skip decision
+and the variants' replica means are all-reduced across the processes.
 """
 
 import keras
@@ -23,6 +25,28 @@ def _unscaled(gradients, weights, unscale):
         else g.to(torch.float32) * unscale
         for g, w in zip(gradients, weights)
     ]
+
+
+def _world_size():
+    """Processes of an initialized `torch.distributed` group, else 1."""
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_world_size()
+    return 1
+
+
+def mean_over_replicas(values):
+    """The mean over `torch.distributed` processes (a tensor or a list)."""
+    world = _world_size()
+    if world == 1:
+        return values
+    single = not isinstance(values, (list, tuple))
+    means = []
+    for value in [values] if single else values:
+        total = torch.as_tensor(value).clone()
+        torch.distributed.all_reduce(total)
+        means.append(total / world)
+    return means[0] if single else means
 
 
 def train_step(model, data):
@@ -55,6 +79,8 @@ def minimize(spec):
     weights = [v.value.detach() for v in variables]
     has_gradient = [g is not None for g in raw]
     gradients = _unscaled(raw, weights, unscale)
+    if spec.sync_perturbation:
+        gradients = mean_over_replicas(gradients)
 
     def oracle(offsets):
         common.record_perturbation(spec.recorder, offsets)
@@ -72,6 +98,9 @@ def minimize(spec):
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def apply_fn(final_gradients):
+        # Under torch.distributed every process applies the mean update, as
+        # DistributedDataParallel would (no-op in a single process).
+        final_gradients = mean_over_replicas(list(final_gradients))
         pairs = [
             (optimizer.scale_loss(g), v)
             for g, v, active in zip(final_gradients, variables, has_gradient)
@@ -81,6 +110,8 @@ def minimize(spec):
             optimizer.apply(*zip(*pairs))
 
     finite = common.step_is_finite(spec.recorder, gradients, update)
+    # Every process takes the same branch: skip if any step is not finite.
+    finite = bool(mean_over_replicas(torch.as_tensor(finite, dtype=torch.float32)) == 1.0)
     if finite:
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
     else:
