@@ -45,6 +45,18 @@ def prepare(model, method, args, kwargs):
     return getattr(pipeline, method)(stand_in, *args, **kwargs)
 
 
+def preprocessing(method):
+    """`keras.Model.<method>` after `prepare`, for a wrapper's `.model`."""
+
+    def prepared(self, *args, **kwargs):
+        args, kwargs = prepare(self.model, method, args, kwargs)
+        return getattr(keras.Model, method)(self, *args, **kwargs)
+
+    prepared.__name__ = method
+    prepared.__doc__ = f"`keras.Model.{method}`, through a keras-hub task's preprocessing."
+    return prepared
+
+
 @functools.lru_cache(maxsize=None)
 def _stand_in_class(pipeline):
     class Arguments(keras.Model):

@@ -44,10 +44,10 @@ class SAMModel(keras.Model):
             `"asam"`, ...) or a config dict. Defaults to `"sam"`. An instance
             already serving another SAMModel is replaced by a fresh copy
             from its config.
-        sync_perturbation: under `tf.distribute`, all-reduce the clean
-            gradient before forming the perturbation (global SAM). The default
-            `False` perturbs each replica with its own gradient (m-sharpness,
-            as in the SAM paper). On JAX under a multi-device
+        sync_perturbation: under `tf.distribute` (or `torch.distributed`),
+            all-reduce the clean gradient before forming the perturbation
+            (global SAM). The default `False` perturbs each replica with its
+            own gradient (m-sharpness, as in the SAM paper). On JAX under a multi-device
             `keras.distribution` the step's gradients are global, and only
             `True` is allowed.
         **kwargs: `keras.Model` arguments such as `name`.
@@ -156,31 +156,16 @@ class SAMModel(keras.Model):
 
     # A keras-hub task's preprocessing (see `keras_sam/pipeline.py`) is
     # applied to the data of every entry point, as the task's own would.
-
-    def __call__(self, *args, **kwargs):
-        args, kwargs = pipeline.prepare(self.model, "__call__", args, kwargs)
-        return super().__call__(*args, **kwargs)
+    __call__ = pipeline.preprocessing("__call__")
+    evaluate = pipeline.preprocessing("evaluate")
+    predict = pipeline.preprocessing("predict")
+    test_on_batch = pipeline.preprocessing("test_on_batch")
+    predict_on_batch = pipeline.preprocessing("predict_on_batch")
 
     def train_on_batch(self, *args, **kwargs):
         self._align_variant()
         args, kwargs = pipeline.prepare(self.model, "train_on_batch", args, kwargs)
         return super().train_on_batch(*args, **kwargs)
-
-    def test_on_batch(self, *args, **kwargs):
-        args, kwargs = pipeline.prepare(self.model, "test_on_batch", args, kwargs)
-        return super().test_on_batch(*args, **kwargs)
-
-    def predict_on_batch(self, *args, **kwargs):
-        args, kwargs = pipeline.prepare(self.model, "predict_on_batch", args, kwargs)
-        return super().predict_on_batch(*args, **kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        args, kwargs = pipeline.prepare(self.model, "evaluate", args, kwargs)
-        return super().evaluate(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        args, kwargs = pipeline.prepare(self.model, "predict", args, kwargs)
-        return super().predict(*args, **kwargs)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, plus the callbacks the variant needs.

@@ -25,12 +25,13 @@ class StepSpec:
         loss_fn: a zero-argument closure running a training pass; returns
             the loss or `(loss, aux)`.
         variables: a function returning the variables to train.
-        state_variables: a function returning the non-trainable variables a pass may assign
-            (BatchNorm statistics, dropout seed states): the perturbed
-            passes read them as they were before the clean pass.
+        state_variables: a function returning the non-trainable variables
+            a pass may assign (BatchNorm statistics, dropout seed states):
+            the perturbed passes read them as they were before the clean
+            pass.
         optimizer: the base optimizer.
         sync_perturbation: form the perturbation from the replica-mean
-            gradient under `tf.distribute`.
+            gradient under `tf.distribute` or `torch.distributed`.
         recorder: an object with `perturbation_norm_tracker` and
             `skipped_steps_tracker` (a `SAMModel`), or `None`.
     """
