@@ -112,3 +112,34 @@ def test_minimize_needs_an_optimizer():
     variant.build([v.shape for v in net.trainable_variables])
     with pytest.raises(ValueError, match="`optimizer`.*Received: optimizer=None"):
         variant.minimize(lambda: 0.0, net)
+
+
+def test_a_loss_fn_returning_three_values_is_refused_and_changes_nothing():
+    net = models.bn_dropout_mlp()
+    variant = variants.SAM()
+    variant.build([v.shape for v in net.trainable_variables])
+    optimizer = keras.optimizers.SGD(0.1)
+    optimizer.build(net.trainable_variables)
+    before = [np.array(v.numpy()) for v in net.trainable_variables]
+    x, y = _data(steps=1)
+
+    def loss_fn():
+        y_pred = net(x, training=True)
+        return models.sparse_ce()(y, y_pred), y_pred, 1.0
+
+    if keras.backend.backend() == "jax":
+        pytest.skip("on JAX minimize runs inside a stateful_step only")
+    with pytest.raises(ValueError, match=r"`loss_fn` must return.*tuple of 3"):
+        variant.minimize(loss_fn, net, optimizer)
+    for b, v in zip(before, net.trainable_variables):
+        np.testing.assert_array_equal(v.numpy(), b)
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's pure steps")
+def test_on_jax_minimize_outside_a_stateful_step_names_the_decorator():
+    net = models.bn_dropout_mlp()
+    variant = variants.SAM()
+    variant.build([v.shape for v in net.trainable_variables])
+    with pytest.raises(RuntimeError, match="keras_sam.stateful_step"):
+        variant.minimize(lambda: 0.0, net, keras.optimizers.SGD(0.1))

@@ -139,8 +139,9 @@ def loss_and_aux(outputs):
     if isinstance(outputs, (tuple, list)):
         if len(outputs) != 2:
             raise ValueError(
-                "A loss closure must return a scalar loss or a pair "
-                f"`(loss, aux)`. Received a sequence of {len(outputs)} items."
+                "Argument `loss_fn` must return a scalar loss or a pair "
+                "`(loss, aux)` (put several outputs in `aux`, e.g. a tuple). "
+                f"Received a {type(outputs).__name__} of {len(outputs)} items."
             )
         return outputs[0], outputs[1]
     return outputs, None

@@ -1,6 +1,7 @@
 """One process of tests/backend/torch_distributed_test.py (torch, gloo, CPU).
 
-`python torch_distributed_check.py RANK WORLD PORT VARIANT OUTPUT_DIR`: joins
+`KERAS_BACKEND=torch python torch_distributed_check.py RANK WORLD PORT
+VARIANT OUTPUT_DIR`: joins
 the process group, trains a custom-step model (`variant.minimize` in its own
 `train_step`) on its shard of every global batch with Keras's torch `fit`,
 and saves its initial and final weights to `OUTPUT_DIR/initial_RANK.npz`
@@ -10,7 +11,6 @@ and `OUTPUT_DIR/RANK.npz`.
 import os
 import sys
 
-os.environ["KERAS_BACKEND"] = "torch"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 

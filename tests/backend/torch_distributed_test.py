@@ -32,7 +32,7 @@ def _free_port():
 
 def _train(variant, tmp_path):
     port = _free_port()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "torch"}
     processes = [
         subprocess.Popen([sys.executable, check.__file__, str(rank), str(WORLD),
                           str(port), variant, str(tmp_path)],
