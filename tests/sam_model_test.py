@@ -149,18 +149,6 @@ def test_rho_changed_by_callback_takes_effect_without_retracing(classification_d
     )
 
 
-def test_steps_per_execution_gives_the_same_weights(classification_data):
-    x, y = classification_data
-    results = []
-    for steps in (1, 3):
-        keras.utils.set_random_seed(0)
-        model = _compiled(models.bn_dropout_mlp(), steps_per_execution=steps)
-        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-        results.append([v.numpy() for v in model.variables])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-
-
 def test_class_weight_equals_sample_weight(classification_data):
     x, y = classification_data
     class_weight = {0: 2.0, 1: 0.5, 2: 1.0, 3: 3.0}
