@@ -47,9 +47,9 @@ class SAMModel(keras.Model):
         sync_perturbation: under `tf.distribute` (or `torch.distributed`),
             all-reduce the clean gradient before forming the perturbation
             (global SAM). The default `False` perturbs each replica with its
-            own gradient (m-sharpness, as in the SAM paper). On JAX under a multi-device
-            `keras.distribution` the step's gradients are global, and only
-            `True` is allowed.
+            own gradient (m-sharpness, as in the SAM paper). On JAX under a
+            multi-device `keras.distribution` the step's gradients are
+            global, and only `True` is allowed.
         **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
@@ -163,7 +163,7 @@ class SAMModel(keras.Model):
     predict_on_batch = pipeline.preprocessing("predict_on_batch")
 
     def train_on_batch(self, *args, **kwargs):
-        self._align_variant()
+        binding.align(self)
         args, kwargs = pipeline.prepare(self.model, "train_on_batch", args, kwargs)
         return super().train_on_batch(*args, **kwargs)
 
@@ -175,7 +175,7 @@ class SAMModel(keras.Model):
         callbacks run first, so that loggers among the user's callbacks see
         what they log.
         """
-        self._align_variant()
+        binding.align(self)
         args, kwargs = pipeline.prepare(self.model, "fit", args, kwargs)
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         callbacks = list(bound.arguments.get("callbacks") or [])
@@ -207,9 +207,6 @@ class SAMModel(keras.Model):
             self.perturbation_norm_tracker,
             self.skipped_steps_tracker,
         ]
-
-    def _align_variant(self):
-        binding.align(self)
 
     def export(self, filepath, format="tf_saved_model", **kwargs):
         """Exports the inner model: the artifact serves without keras_sam."""

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 
 from tests import models, reference
-from tests.backend import torch_distributed_check as check
 
 pytestmark = pytest.mark.backends
 pytest.importorskip("torch")
+from tests.backend import torch_distributed_check as check  # noqa: E402
+
 WORLD = 2
 
 
