@@ -50,7 +50,7 @@ def calibrated_ratio(passes, floor_ratio):
 
 
 def targets(rows):
-    """SPEC.md §4's targets, checked for every model and jit setting run."""
+    """keras_sam's step-time goals, checked for every model and jit setting run."""
     checks = []
     groups = {}
     for row in rows:
@@ -100,7 +100,7 @@ def _fmt(value, digits=2, suffix=""):
 
 def markdown(rows, checks, header_lines):
     """The report: a header, the targets, then one table per model and jit."""
-    lines = list(header_lines) + ["", "### Targets (SPEC.md §4)", "",
+    lines = list(header_lines) + ["", "### Targets (keras_sam's step-time goals)", "",
                                   "| target | where | measured | limit | result |",
                                   "|---|---|---:|---:|---|"]
     for c in checks:
