@@ -36,6 +36,11 @@ def _snapshot(variables):
     return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
+def _jit_or_skip(jit_compile):
+    if jit_compile and keras.backend.backend() == "torch":
+        pytest.skip("torch.compile of a step takes minutes on CPU")
+
+
 class Snapshot(keras.callbacks.Callback):
     """Values right before the step, after the callbacks' on_train_begin
     (AE-SAM's sets the run's total steps there)."""
@@ -53,8 +58,7 @@ class Snapshot(keras.callbacks.Callback):
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("name", ALL)
 def test_non_finite_perturbed_pass_skips_the_step(name, jit_compile):
-    if jit_compile and keras.backend.backend() == "torch":
-        pytest.skip("torch.compile of a step takes minutes on CPU")
+    _jit_or_skip(jit_compile)
     inner = overflow_net()
     model = keras_sam.SAMModel(inner, variant=variants.get({"name": name, "rho": HUGE}))
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
@@ -79,15 +83,46 @@ def test_non_finite_perturbed_pass_skips_the_step(name, jit_compile):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(v), before)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("name", ["sam", "look_sam"])
-def test_the_loss_scale_is_halved(name):
+def test_the_loss_scale_is_halved(name, jit_compile):
+    """The skip path under a `LossScaleOptimizer`, XLA on and off."""
+    _jit_or_skip(jit_compile)
     keras.mixed_precision.set_global_policy("mixed_float16")
     model = keras_sam.SAMModel(overflow_net(), variant=variants.get({"name": name, "rho": HUGE}))
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=models.sparse_ce())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=models.sparse_ce(),
+                  jit_compile=jit_compile)
     model.optimizer.build(model.trainable_variables)
     scale = float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale))
     rng = np.random.default_rng(0)
     x = (0.1 * rng.normal(size=(16, 12))).astype("float32")
     history = model.fit(x, rng.integers(0, 4, 16), batch_size=16, verbose=0).history
+    assert model.jit_compile is jit_compile  # Keras did not fall back
     assert history["skipped_steps"] == [1.0]
     assert float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale)) == scale / 2
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("name", ["sam", "look_sam"])
+def test_a_finite_step_applies_under_the_loss_scale(name, jit_compile):
+    """The apply path: weights move, the scale and step counters agree."""
+    _jit_or_skip(jit_compile)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    inner = overflow_net()
+    model = keras_sam.SAMModel(inner, variant=variants.get({"name": name, "rho": 0.05}))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=models.sparse_ce(),
+                  jit_compile=jit_compile)
+    model.optimizer.build(model.trainable_variables)
+    scale = float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale))
+    before = _snapshot(inner.trainable_variables)
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.normal(size=(32, 12))).astype("float32")
+    history = model.fit(x, rng.integers(0, 4, 32), batch_size=16, verbose=0).history
+    assert model.jit_compile is jit_compile
+    assert history["skipped_steps"] == [0.0]
+    assert float(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
+    assert float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale)) == scale
+    for old, v in zip(before, inner.trainable_variables):
+        value = keras.ops.convert_to_numpy(v)
+        assert np.all(np.isfinite(value))
+        assert not np.array_equal(value, old)
