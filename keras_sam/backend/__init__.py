@@ -28,8 +28,10 @@ def module():
 def cond(pred, true_fn, false_fn):
     """`ops.cond` whose branches may assign variables, on every backend.
 
-    TensorFlow and PyTorch run branches statefully; on JAX a branch is
-    traced, so the step's variables are carried through it explicitly.
+    TensorFlow and PyTorch run branches statefully (TensorFlow under a
+    `tf.distribute` strategy in cross-replica context, so that a branch may
+    all-reduce); on JAX a branch is traced, so the step's variables are
+    carried through it explicitly.
     Where XLA compiles the step for a CPU and the model has convolutions,
     both branches run and the taken one's results are kept
     (`common.select`): the same values, at the cost of both branches.
@@ -37,6 +39,6 @@ def cond(pred, true_fn, false_fn):
     step = common.current_step()
     if step is not None and step[1]:
         return common.select(pred, true_fn, false_fn, step[0])
-    if keras.backend.backend() == "jax":
+    if keras.backend.backend() in ("jax", "tensorflow"):
         return module().cond(pred, true_fn, false_fn)
     return ops.cond(pred, true_fn, false_fn)

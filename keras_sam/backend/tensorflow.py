@@ -45,6 +45,35 @@ def mean_over_replicas(values):
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
 
 
+def cond(pred, true_fn, false_fn):
+    """`tf.cond`; under a strategy, taken in cross-replica context.
+
+    A branch may then synchronize (e.g. all-reduce a perturbed gradient
+    under `sync_perturbation`): TensorFlow refuses a `merge_call`, which a
+    replica-context all-reduce is, inside a replica-context `tf.cond`.
+    Every replica must compute the same `pred` (the policies decide on
+    replica means); the first local replica's is taken. Each replica then
+    runs its own `true_fn`/`false_fn` (they close over its tensors), so the
+    functions travel as `merge_call` arguments, as values do.
+    """
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return keras.ops.cond(pred, true_fn, false_fn)
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return keras.ops.cond(pred, true_fn, false_fn)
+
+    def cross_replica(strategy, pred, true_fns, false_fns):
+        def run(fns):
+            return lambda: strategy.extended.call_for_each_replica(
+                lambda fn: fn(), args=(fns,)
+            )
+
+        pred = strategy.experimental_local_results(pred)[0]
+        return tf.cond(pred, run(true_fns), run(false_fns))
+
+    return context.merge_call(cross_replica, args=(pred, true_fn, false_fn))
+
+
 def _apply_or_skip(finite, apply, restore, optimizer, args):
     """Runs `apply(*args)` if every replica's step is finite, else skips.
 
@@ -88,7 +117,9 @@ class _GradientOracle:
 
     Holds what the clean pass left: the step's spec, the weights' values,
     the state from before the clean pass and the factor that turns a scaled
-    per-replica gradient into an unscaled float32 one.
+    per-replica gradient into an unscaled float32 one. With
+    `sync_perturbation` it returns the replica mean (an all-reduce, which a
+    branch of `cond` may hold).
     """
 
     def __init__(self, spec, weights, state, unscale):
@@ -108,8 +139,13 @@ class _GradientOracle:
                 self.spec,
                 common.perturbed_mapping(self.spec, perturbed, self.state),
             )[0]
-        return _unscaled(tape.gradient(scaled_loss, perturbed), self.weights,
-                         self.unscale)
+        gradients = _unscaled(tape.gradient(scaled_loss, perturbed),
+                              self.weights, self.unscale)
+        if self.spec.sync_perturbation:
+            # The global batch's gradient, as the clean one: what the variant
+            # keeps from it (LookSAM's cache) is then the same on all replicas.
+            gradients = mean_over_replicas(gradients)
+        return gradients
 
 
 def replicas():

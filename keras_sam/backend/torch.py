@@ -93,7 +93,11 @@ def minimize(spec):
                 spec, common.perturbed_mapping(spec, perturbed, state)
             )[0]
             raw = torch.autograd.grad(scaled_loss, perturbed, allow_unused=True)
-        return _unscaled(raw, weights, unscale)
+        perturbed_gradients = _unscaled(raw, weights, unscale)
+        if spec.sync_perturbation:
+            # The global batch's gradient, as the clean one above.
+            perturbed_gradients = mean_over_replicas(perturbed_gradients)
+        return perturbed_gradients
 
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 

@@ -15,6 +15,12 @@ class GradientReuse:
     the first perturbed step `g_v = 0`, so that is plain `g`. Norms and dots
     are global. The class using it sets `self.alpha` and decides the steps
     with `should_perturb`; the cache is saved with the model.
+
+    Under `tf.distribute` the cache follows the perturbation: by default each
+    replica caches the part of its own perturbed gradient orthogonal to its
+    own gradient (the copies differ, as each replica's perturbation does);
+    with `SAMModel(..., sync_perturbation=True)` both gradients are replica
+    means and the copies are identical.
     """
 
     def build(self, input_shape):
@@ -25,6 +31,9 @@ class GradientReuse:
                 initializer="zeros",
                 trainable=False,
                 name=f"orthogonal_gradient_{i}",
+                # Each replica writes its own copy: "mean" or
+                # "only_first_replica" would overwrite the per-replica
+                # values with one; when synced they are equal anyway.
                 aggregation="none",
             )
             for i, shape in enumerate(input_shape)
