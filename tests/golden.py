@@ -24,7 +24,7 @@ def compare_with_reference(
     """Fits `steps` steps and checks weights and state against the reference.
 
     `reference_gradients(ref, batch, step)` returns the gradients the
-    reference optimizer receives on step `step` (NumPy, per SPEC's formula),
+    reference optimizer receives on step `step` (NumPy, the variant's formula),
     computed with `ref.clean_gradients` / `ref.gradients_at`. It may instead
     return `(gradients, decoupled)`: then `w -= lr_t * decoupled` follows the
     optimizer's step (an update outside the optimizer, as decoupled WSAM).
@@ -48,20 +48,8 @@ def compare_with_reference(
         x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
         sample_weight=sample_weight,
     )
-    sgd = reference.MomentumSGD(learning_rate, momentum)
     batches = reference.batches(x, y, batch_size, sample_weight)
-    for step, batch in enumerate(batches):
-        gradients = reference_gradients(ref, batch, step)
-        rate = learning_rate
-        if callable(rate):
-            rate = float(keras.ops.convert_to_numpy(rate(step)))
-        decoupled = None
-        if isinstance(gradients, tuple):
-            gradients, decoupled = gradients
-        weights = sgd.step(ref.weights, gradients, rate)
-        if decoupled is not None:
-            weights = [w - rate * d for w, d in zip(weights, decoupled)]
-        ref.set_weights(weights)
+    replay(ref, reference_gradients, batches, learning_rate, momentum)
     reference.assert_weights_close(
         [v.numpy() for v in inner.trainable_variables], ref.weights, tolerance
     )
@@ -74,6 +62,27 @@ def compare_with_reference(
         [a for a, _ in float_state], [r for _, r in float_state], tolerance
     )
     return model, ref
+
+
+def replay(ref, reference_gradients, batches, learning_rate, momentum):
+    """Trains `ref` with momentum SGD on `batches`, in order.
+
+    `reference_gradients` and `learning_rate` as for `compare_with_reference`.
+    """
+    sgd = reference.MomentumSGD(learning_rate, momentum)
+    for step, batch in enumerate(batches):
+        gradients = reference_gradients(ref, batch, step)
+        rate = learning_rate
+        if callable(rate):
+            rate = float(keras.ops.convert_to_numpy(rate(step)))
+        decoupled = None
+        if isinstance(gradients, tuple):
+            gradients, decoupled = gradients
+        weights = sgd.step(ref.weights, gradients, rate)
+        if decoupled is not None:
+            weights = [w - rate * d for w, d in zip(weights, decoupled)]
+        ref.set_weights(weights)
+    return ref
 
 
 def oracle_calls_per_step(variant_class, *, jit_compile, steps=3, **kwargs):

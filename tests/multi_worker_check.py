@@ -3,10 +3,13 @@
 `TF_CONFIG` names the cluster and this worker's index. Each step's global
 batch is 16 rows of a fixed array; worker i trains on rows [8i, 8i + 8) of
 it (built with `distribute_datasets_from_function`, so the split is known).
-The worker fits `STEPS` steps of SAM, then of AE-SAM, and writes the initial
-and final trainable weights to `OUTPUT_DIR/worker_<i>.npz`, then prints one
-JSON line. tests/multi_worker_test.py starts two of these and compares them
-with the single-process formula.
+The worker fits `STEPS` steps of SAM, AE-SAM, AE-LookSAM, LookSAM and
+LookSAM with `sync_perturbation=True`, writes the initial and final trainable
+weights and its copy of LookSAM's cache to `OUTPUT_DIR/worker_<i>.npz`, then
+prints one JSON line with the branch decisions its replica took at each
+step (recorded inside the compiled step).
+tests/multi_worker_test.py starts two of these, compares the workers with
+each other and with the single-process formula.
 """
 
 import json
@@ -23,12 +26,13 @@ import tensorflow as tf  # noqa: E402
 import keras_sam  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests import models  # noqa: E402
+from tests import models, switching  # noqa: E402
 
 STRATEGY = None  # created first thing in main(), before any other op
 
 BATCH, STEPS, RHO, LR, MOMENTUM = 16, 8, 0.1, 0.1, 0.9
 AE_SAM = dict(delta=0.8, lambda_1=-0.5, lambda_2=1.0)
+K = 3  # LookSAM's period
 
 
 def data():
@@ -111,9 +115,21 @@ def plain_fit_error():
     return None
 
 
-def train(variant):
+def make_variant(name):
+    """SAM, or a branching variant that records its decision at each step."""
+    if name == "sam":
+        return keras_sam.variants.SAM(rho=RHO)
+    cls = switching.instrumented(keras_sam.variants.registered()[name], STEPS)
+    if name == "look_sam":
+        return cls(rho=RHO, k=K)
+    return cls(rho=RHO, **AE_SAM)
+
+
+def train(variant, sync=False):
     with STRATEGY.scope():
-        model = keras_sam.SAMModel(models.seeded_tanh_mlp(), variant=variant)
+        model = keras_sam.SAMModel(
+            models.seeded_tanh_mlp(), variant=variant, sync_perturbation=sync
+        )
         model.compile(
             optimizer=keras.optimizers.SGD(LR, momentum=MOMENTUM),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -122,7 +138,14 @@ def train(variant):
     dataset = STRATEGY.distribute_datasets_from_function(dataset_fn)
     history = model.fit(dataset, epochs=1, steps_per_epoch=STEPS, verbose=0)
     final = [v.numpy() for v in model.model.trainable_variables]
-    return initial, final, history.history["sam_fraction"][0]
+    # The copy of this worker's one replica: records are not aggregated.
+    decisions = getattr(model.variant, "decisions", None)
+    if decisions is not None:
+        (decisions,) = decisions.value.values
+        decisions = decisions.numpy().tolist()
+    cache = [v.value.values[0].numpy()
+             for v in getattr(model.variant, "orthogonal_gradients", [])]
+    return initial, final, history.history["sam_fraction"][0], decisions, cache
 
 
 def main():
@@ -138,15 +161,18 @@ def main():
     report["replicas"] = STRATEGY.num_replicas_in_sync
     report["plain_fit_error"] = plain_fit_error()
     work_around_keras_multi_worker_bugs()
-    variants = {
-        "sam": keras_sam.variants.SAM(rho=RHO),
-        "ae_sam": keras_sam.variants.AESAM(rho=RHO, **AE_SAM),
-    }
-    for name, variant in variants.items():
-        initial, final, fraction = train(variant)
+    for name in ("sam", "ae_sam", "ae_look_sam", "look_sam", "look_sam_sync"):
+        with STRATEGY.scope():
+            variant = make_variant(name.removesuffix("_sync"))
+        initial, final, fraction, decisions, cache = train(
+            variant, sync=name.endswith("_sync")
+        )
         for i, (a, b) in enumerate(zip(initial, final)):
             arrays[f"{name}_initial_{i}"], arrays[f"{name}_final_{i}"] = a, b
+        for i, c in enumerate(cache):
+            arrays[f"{name}_cache_{i}"] = c
         report[f"{name}_sam_fraction"] = fraction
+        report[f"{name}_decisions"] = decisions
     np.savez(os.path.join(output_dir, f"worker_{task['index']}.npz"), **arrays)
     print(json.dumps(report), flush=True)
 

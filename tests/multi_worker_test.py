@@ -2,9 +2,10 @@
 
 Each worker (tests/multi_worker_check.py) trains on its known half of every
 global batch. Both must end with the same weights, equal to the
-single-process formula: per-replica SAM perturbation on each worker's half,
-final gradients averaged; for AE-SAM, the switch on the replica mean of
-`||g||^2` (SPEC §2.7, §3).
+single-process formula: per-replica SAM perturbation on each worker's half
+(m-sharpness, as the SAM paper), final gradients averaged; for AE-SAM, the
+switch on the replica mean of `||g||^2`. Each worker records the branch
+decisions of AE-SAM, AE-LookSAM and LookSAM at every step: they must agree.
 
 Keras 3.15's own `fit` fails under this strategy for any model
 (keras-team/keras#20585); the worker applies two small fixes first and
@@ -134,7 +135,9 @@ def test_workers_form_one_job_and_plain_keras_fit_still_fails(job):
     assert all(r["plain_fit_error"] for r in reports), reports
 
 
-@pytest.mark.parametrize("name", ["sam", "ae_sam"])
+@pytest.mark.parametrize(
+    "name", ["sam", "ae_sam", "ae_look_sam", "look_sam", "look_sam_sync"]
+)
 def test_workers_end_with_identical_weights(job, name):
     _, arrays = job
     for kind in ("initial", "final"):
@@ -159,7 +162,33 @@ def test_ae_sam_switches_on_the_replica_mean_and_matches_the_formula(job):
     switch = switching.AdaptiveSwitch(**worker.AE_SAM, total_steps=worker.STEPS)
     expected = _formula(initial, "per_replica", switch)
     assert True in switch.decisions and False in switch.decisions
+    assert reports[0]["ae_sam_decisions"] == [float(d) for d in switch.decisions]
     assert reports[0]["ae_sam_sam_fraction"] == pytest.approx(
         np.mean(switch.decisions)
     )
     assert _error(final, expected) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "name", ["ae_sam", "ae_look_sam", "look_sam", "look_sam_sync"]
+)
+def test_workers_take_the_same_branch_at_every_step(job, name):
+    reports, _ = job
+    ours, theirs = (r[f"{name}_decisions"] for r in reports)
+    assert len(ours) == worker.STEPS
+    assert ours == theirs
+    assert reports[0][f"{name}_sam_fraction"] == pytest.approx(np.mean(ours))
+    if name.startswith("look_sam"):
+        assert ours == [float(step % worker.K == 0) for step in range(worker.STEPS)]
+    else:  # both branches, so that agreeing is not trivial
+        assert 0.0 in ours and 1.0 in ours
+
+
+def test_look_sam_cache_is_per_worker_unless_the_perturbation_is_synced(job):
+    _, arrays = job
+    for name, identical in (("look_sam", False), ("look_sam_sync", True)):
+        ours, theirs = (_weights(a, name, "cache") for a in arrays)
+        gap = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, theirs))
+        # Per worker: each caches its own perturbed gradient's orthogonal
+        # part; synced: both cache the global batch's.
+        assert (gap == 0.0) if identical else (gap > 1e-4), (name, gap)

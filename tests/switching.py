@@ -1,8 +1,9 @@
 """NumPy references and in-graph instruments for the variants that skip passes.
 
-`AdaptiveSwitch` and `ReuseCache` restate SPEC §3 (AE-SAM's switch,
-LookSAM's cache) in float64 NumPy; `instrumented` records, inside the
-compiled step, what a variant actually executed.
+`AdaptiveSwitch` and `ReuseCache` restate AE-SAM's switch (Jiang et al.,
+ICLR 2023) and LookSAM's cache (Liu et al., CVPR 2022) in float64 NumPy;
+`instrumented` records, inside the compiled step, what a variant actually
+executed.
 """
 
 import numpy as np
@@ -70,16 +71,20 @@ class ReuseCache:
 
 def instrumented(variant_class, steps):
     """`variant_class` recording in-graph, per step `t < steps`: gradient-oracle
-    calls (`calls`: executions, not traces) and, with an adaptive policy, the
-    statistics after the update (`means`, `variances`)."""
+    calls (`calls`: executions, not traces), the decisions `should_perturb`
+    returned (`decisions`, 1.0 = perturb) and, with an adaptive policy, the
+    statistics after the update (`means`, `variances`).
+
+    The records are not aggregated across replicas: under a `tf.distribute`
+    strategy each replica writes its own copy (`variable.value.values`)."""
 
     class Instrumented(variant_class):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.calls, self.means, self.variances = [
+            self.calls, self.decisions, self.means, self.variances = [
                 self.add_weight(shape=(steps,), initializer="zeros",
-                                trainable=False, name=name)
-                for name in ("calls", "means", "variances")
+                                trainable=False, name=name, aggregation="none")
+                for name in ("calls", "decisions", "means", "variances")
             ]
 
         def compute_gradients(self, gradient_fn, gradients, variables, step):
@@ -95,8 +100,9 @@ def instrumented(variant_class, steps):
 
         def should_perturb(self, gradients, step):
             decision = super().should_perturb(gradients, step)
+            at = ops.one_hot(step, steps)
+            self.decisions.assign_add(at * ops.cast(decision, "float32"))
             if hasattr(self.policy, "moving_mean"):
-                at = ops.one_hot(step, steps)
                 self.means.assign_add(at * self.policy.moving_mean)
                 self.variances.assign_add(at * self.policy.moving_variance)
             return decision

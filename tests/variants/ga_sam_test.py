@@ -5,31 +5,45 @@ from keras_sam import variants
 from tests import golden, reference
 
 
+def relative_strength(state, gradients, beta, min_strength, epsilon=1e-12):
+    """Updates `state` (`v`, `t`) from `gradients`; returns `r` per variable."""
+    if state["v"] is None:
+        state["v"] = [np.zeros(g.shape) for g in gradients]
+    state["v"] = [beta * v + (1 - beta) * np.square(g, dtype=np.float64)
+                  for v, g in zip(state["v"], gradients)]
+    state["t"] += 1
+    s = [np.sqrt(v / (1 - beta ** state["t"])) for v in state["v"]]
+    rms = reference.norm(s) / np.sqrt(sum(x.size for x in s))
+    return [x / (rms + epsilon) + min_strength for x in s]
+
+
+def ascent_gradients(ref, batch, clean, before, r, rho, num_ascent_steps,
+                     epsilon=1e-12):
+    """The gradients at `w + a_K` after the preconditioned ascent from `clean`."""
+    offsets = [np.zeros(g.shape) for g in clean]
+    direction = clean
+    for k in range(num_ascent_steps):
+        if k > 0:
+            direction = ref.gradients_at(batch, offsets, before)
+        u = [d / ri for d, ri in zip(direction, r)]
+        step_size = rho / num_ascent_steps / (reference.norm(u) + epsilon)
+        offsets = [a + step_size * ui for a, ui in zip(offsets, u)]
+        if reference.norm(offsets) > rho:
+            offsets = [a * rho / reference.norm(offsets) for a in offsets]
+    return ref.gradients_at(batch, offsets, before)
+
+
 def ga_sam_reference(rho, beta, min_strength, num_ascent_steps, epsilon=1e-12):
-    """SPEC §3 GA-SAM in NumPy (float64); `state` holds `v` and `t`."""
+    """GA-SAM in NumPy (float64), as the class docstring states it; `state`
+    holds `v` and `t`."""
     state = {"v": None, "t": 0}
 
     def gradients(ref, batch, step):
         clean, before = ref.clean_gradients(batch)
-        if state["v"] is None:
-            state["v"] = [np.zeros(g.shape) for g in clean]
-        state["v"] = [beta * v + (1 - beta) * np.square(g, dtype=np.float64)
-                      for v, g in zip(state["v"], clean)]
-        state["t"] += 1
-        s = [np.sqrt(v / (1 - beta ** state["t"])) for v in state["v"]]
-        rms = reference.norm(s) / np.sqrt(sum(x.size for x in s))
-        r = [x / (rms + epsilon) + min_strength for x in s]
-        offsets = [np.zeros(g.shape) for g in clean]
-        direction = clean
-        for k in range(num_ascent_steps):
-            if k > 0:
-                direction = ref.gradients_at(batch, offsets, before)
-            u = [d / ri for d, ri in zip(direction, r)]
-            step_size = rho / num_ascent_steps / (reference.norm(u) + epsilon)
-            offsets = [a + step_size * ui for a, ui in zip(offsets, u)]
-            if reference.norm(offsets) > rho:
-                offsets = [a * rho / reference.norm(offsets) for a in offsets]
-        return ref.gradients_at(batch, offsets, before)
+        r = relative_strength(state, clean, beta, min_strength, epsilon)
+        return ascent_gradients(
+            ref, batch, clean, before, r, rho, num_ascent_steps, epsilon
+        )
 
     gradients.state = state
     return gradients

@@ -7,7 +7,8 @@ from tests import golden, models, reference
 
 
 def wsam_reference(rho, gamma, decoupled):
-    """SPEC §3 WSAM in NumPy: `(g, alpha * (g~ - g))` or `g + alpha * (g~ - g)`."""
+    """WSAM (Yue et al., KDD 2023) in NumPy: decoupled `(g, alpha * (g~ - g))`,
+    coupled `g + alpha * (g~ - g)`."""
     alpha = gamma / (1.0 - gamma)
 
     def gradients(ref, batch, step):
