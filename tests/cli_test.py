@@ -43,6 +43,10 @@ def _error_line(capsys, argv):
         (["benchmark", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
         (["benchmark", "--backend", "numpy"], "invalid choice: 'numpy'"),
         ([], "the following arguments are required: COMMAND"),
+        (["benchmark", "--suite", "claims", "--model", "gru"], "--suite claims sets --model"),
+        (["benchmark", "--suite", "claims", "--variants", "sam"], "sets --variants per task"),
+        (["benchmark", "--resume", "--overwrite"], "pass one of them"),
+        (["benchmark", "--schedule", "step"], "invalid choice: 'step'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
@@ -75,6 +79,7 @@ def test_help_states_the_defaults(capsys):
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert f"{cli.DEFAULT_EPOCHS} epochs" in text
+    assert "SGD with momentum 0.9" in text and "cosine" in text
     assert "30 % symmetric label noise" in text
     assert "10 minutes" in text and "--variant-args" in text
 
@@ -101,6 +106,45 @@ def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
         assert [row["method"] for row in csv.DictReader(f)] == ["erm", "sam", "look_sam"]
     assert (output / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert (output / "table.md").read_text().count("\n") == 5
+    assert len((output / "runs.jsonl").read_text().splitlines()) == 1 + 3  # config + runs
+    # The same output again is refused; --resume retrains nothing.
+    argv = ["benchmark", "--num-samples", "600", "--epochs", "1", "--seeds", "1",
+            "--variants", "sam,look_sam", "--variant-args", "look_sam:k=2",
+            "--hessian-iterations", "2", "--flatness-samples", "64",
+            "--output", str(output), "--quiet"]
+    assert "already holds results" in _error_line(capsys, argv)
+    assert cli.main(argv + ["--resume"]) == 0
+    capsys.readouterr()
+    resumed = json.loads((output / "results.json").read_text())
+    assert resumed["runs"] == results["runs"]  # wall times too: nothing retrained
+    assert "epochs: 1 then, 2 now" in _error_line(
+        capsys, argv[:4] + ["2"] + argv[5:] + ["--resume"])
+
+
+def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
+    output = tmp_path / "claims"
+    code = cli.main([
+        "benchmark", "--suite", "claims", "--num-samples", "400", "--epochs", "1",
+        "--seeds", "2", "--hessian-iterations", "1", "--flatness-samples", "32",
+        "--output", str(output), "--quiet", "--batch-size", "64",
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    from keras_sam.bench import claims
+
+    report = json.loads((output / "claims.json").read_text())
+    assert len(report["claims"]) == len(claims.CLAIMS)
+    for task in claims.TASKS:
+        results = json.loads((output / task.name / "results.json").read_text())
+        assert results["config"]["model"] == task.config["model"]
+        assert results["config"]["optimizer"] == task.config["optimizer"]
+    for row in report["claims"]:  # each verdict recomputed from the files
+        results = json.loads((output / row["task"] / "results.json").read_text())
+        claim = claims.Claim(**{f: row[f] for f in claims.Claim.__dataclass_fields__})
+        assert claims.evaluate(claim, results)["verdict"] == row["verdict"]
+    table = (output / "claims.md").read_text()
+    assert table.count("\n") == 2 + len(claims.CLAIMS)
+    assert table.strip() in captured.out
 
 
 def test_console_script_points_at_main():

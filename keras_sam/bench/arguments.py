@@ -5,8 +5,10 @@ import ast
 
 MODEL_CHOICES = ("auto", "cnn", "gru", "resnet")
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
-DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 0.05}
+DEFAULT_LEARNING_RATES = {"sgd": 0.05, "adam": 1e-3}
 OPTIMIZER_CHOICES = tuple(DEFAULT_LEARNING_RATES)
+SCHEDULE_CHOICES = ("cosine", "constant")
+SUITE_CHOICES = ("methods", "claims")
 
 
 def positive_int(text):
@@ -142,9 +144,12 @@ def add_benchmark_arguments(parser, defaults):
                           help="epochs per run (default: %(default)s)")
     training.add_argument("--batch-size", type=positive_int, default=128,
                           help="(default: %(default)s)")
-    training.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="adam",
-                          help="base optimizer: adam, or sgd with momentum 0.9 "
+    training.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="sgd",
+                          help="base optimizer: sgd (momentum 0.9) or adam "
                                "(default: %(default)s)")
+    training.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="cosine",
+                          help="learning rate: cosine decay to 0 over the run, or "
+                               "constant (default: %(default)s)")
     training.add_argument("--learning-rate", type=positive_float, default=None,
                           help="base optimizer's learning rate (default: "
                                + ", ".join(f"{k} {v}" for k, v in DEFAULT_LEARNING_RATES.items())
@@ -155,6 +160,20 @@ def add_benchmark_arguments(parser, defaults):
     training.add_argument("--steps-per-execution", type=positive_int, default=None,
                           help="steps per compiled call, as in Model.compile "
                                "(default: 8; 1 on torch, which allows no other)")
+    protocol = parser.add_argument_group("protocol")
+    protocol.add_argument("--suite", choices=SUITE_CHOICES, default="methods",
+                          help="methods: one table of every chosen method; claims: each "
+                               "seed paper's claim in its regime with a computed verdict "
+                               "(sets dataset, model, optimizer, noise and methods per "
+                               "task) (default: %(default)s)")
+    protocol.add_argument("--tune", action="store_true",
+                          help="choose each variant's key hyperparameters (rho; alpha for "
+                               "the LookSAM family; rho' for GAM) from a small grid on a "
+                               "20%% validation split of the training data (seed 0)")
+    protocol.add_argument("--resume", action="store_true",
+                          help="continue an interrupted run in --output (same arguments)")
+    protocol.add_argument("--overwrite", action="store_true",
+                          help="replace the results already in --output")
     measure = parser.add_argument_group("flatness and output")
     measure.add_argument("--flatness-rho", type=positive_float, default=0.05,
                          help="radius of the sharpness measure (default: %(default)s)")

@@ -1,18 +1,24 @@
 """`keras-sam benchmark`: turns parsed arguments into a run and its report."""
 
+import dataclasses
+import json
+import os
 import sys
 
 from keras_sam import data
 from keras_sam import variants as variants_lib
-from keras_sam.bench import arguments, quiet, report, runner
+from keras_sam.bench import arguments, claims, quiet, report, runner, store
 
 
 class BadInput(Exception):
     """Input the benchmark cannot run with; the CLI prints it as one line."""
 
 
-def make_config(args):
+def make_config(args, task=None):
     """A `BenchmarkConfig` from parsed arguments, with every variant checked.
+
+    `task` (a `claims.Task`) sets the fields its regime fixes; variant
+    arguments naming a variant the task does not run are ignored for it.
 
     Raises:
         BadInput: unknown variant, malformed or invalid variant arguments.
@@ -51,6 +57,7 @@ def make_config(args):
         batch_size=args.batch_size,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate or arguments.DEFAULT_LEARNING_RATES[args.optimizer],
+        schedule=args.schedule,
         label_noise=args.label_noise,
         num_samples=args.num_samples,
         steps_per_execution=steps_per_execution,
@@ -59,8 +66,15 @@ def make_config(args):
         hessian_iterations=args.hessian_iterations,
         data_dir=args.data_dir,
     )
+    if task is not None:
+        epochs, num_samples = task.resolve(args.epochs, args.num_samples)
+        config = dataclasses.replace(
+            config, **task.config, epochs=epochs, num_samples=num_samples)
+        config.variant_args = {
+            k: v for k, v in variant_args.items() if k in config.variants
+        }
     methods = runner.method_ids(config)
-    for identifier in variant_args:
+    for identifier in variant_args if task is None else ():
         if identifier not in methods:
             raise BadInput(
                 f"--variant-args names {identifier!r}, which is not among the "
@@ -74,51 +88,97 @@ def make_config(args):
     return config
 
 
-def load_dataset(args):
+def load_dataset(args, num_samples=None):
     """Loads `args.dataset`; `BadInput` for unknown or unreachable datasets."""
     try:
         return data.load(
             args.dataset,
             data_dir=args.data_dir,
-            num_samples=args.num_samples,
+            num_samples=num_samples or args.num_samples,
             download=not args.no_download,
         )
     except data.DatasetError as error:
         raise BadInput(str(error)) from None
 
 
+def _tasks(args):
+    """`[(task or None, output folder)]` for `args.suite`."""
+    if args.suite == "methods":
+        return [(None, args.output)]
+    fixed = [flag for flag, value, default in (
+        ("--dataset", args.dataset, "mnist1d"), ("--model", args.model, "auto"),
+        ("--variants", args.variants, None),
+    ) if value != default]
+    if fixed:
+        raise BadInput(
+            f"--suite claims sets {', '.join(fixed)} per task (see --help); drop "
+            f"{'it' if len(fixed) == 1 else 'them'} or use --suite methods"
+        )
+    return [(task, os.path.join(args.output, task.name)) for task in claims.TASKS]
+
+
+def _open_store(config, output, args):
+    record = {**dataclasses.asdict(config), "tune": args.tune,
+              "backend": args.backend}
+    try:
+        return store.RunStore(output, record, resume=args.resume, overwrite=args.overwrite)
+    except store.StoreError as error:
+        raise BadInput(str(error)) from None
+
+
 def benchmark(args, out=None):
     """Runs `keras-sam benchmark` for parsed `args`; returns the exit code 0.
 
-    Prints the table to `out` (stdout) and writes results.json, results.csv,
-    results.png and table.md to `args.output`.
+    Prints each task's table (and, for `--suite claims`, the claims table)
+    to `out` (stdout) and writes runs.jsonl, results.json, results.csv,
+    results.png and table.md to each task's folder (claims.md and
+    claims.json to `args.output`).
     """
     out = out or sys.stdout
+    if args.resume and args.overwrite:
+        raise BadInput("--resume continues the runs in --output and --overwrite "
+                       "discards them: pass one of them")
     # The first variable created initializes TensorFlow's devices, whose
     # native runtime may log (e.g. a failed CUDA probe) whatever the log level.
     with quiet.native_stderr_silenced():
-        config = make_config(args)
-    dataset = load_dataset(args)
-    if len(dataset.y_train) < config.batch_size:
-        raise BadInput(
-            f"--batch-size {config.batch_size} exceeds the {len(dataset.y_train)} "
-            "training examples"
+        plans = [(task, make_config(args, task), output) for task, output in _tasks(args)]
+    datasets = [load_dataset(args, config.num_samples) for _, config, _ in plans]
+    for dataset in datasets:
+        if len(dataset.y_train) < args.batch_size:
+            raise BadInput(
+                f"--batch-size {args.batch_size} exceeds the {len(dataset.y_train)} "
+                "training examples"
+            )
+    stores = [_open_store(config, output, args) for _, config, output in plans]
+    results_by_task = {}
+    for (task, config, output), run_store, dataset in zip(plans, stores, datasets):
+        methods = runner.method_ids(config)
+        print(
+            (f"[{task.name}] {task.description}\n" if task else "")
+            + f"keras-sam benchmark: {dataset.describe()}; {config.optimizer} "
+            f"lr {config.learning_rate:g} ({config.schedule}); label noise "
+            f"{config.label_noise}; seeds {config.seeds}; {config.epochs} epoch(s); "
+            + ("hyperparameters tuned on a validation split; " if args.tune else "")
+            + "methods: " + ", ".join(runner.method_label(m) for m in methods),
+            file=out, flush=True,
         )
-    methods = runner.method_ids(config)
-    print(
-        f"keras-sam benchmark: {dataset.describe()}; label noise {config.label_noise}; "
-        f"seeds {config.seeds}; {config.epochs} epoch(s); methods: "
-        + ", ".join(runner.method_label(m) for m in methods),
-        file=out,
-        flush=True,
-    )
-    results = runner.run_benchmark(config, dataset, progress=not args.quiet)
-    paths = report.write_all(results, args.output)
-    print(report.format_table(results["summary"]), file=out)
-    print(
-        f"total {results['total_time_s']:.0f} s; wrote "
-        + ", ".join(paths[k] for k in ("table", "json", "csv", "png")),
-        file=out,
-        flush=True,
-    )
+        results = runner.run_benchmark(config, dataset, run_store,
+                                       progress=not args.quiet, tune=args.tune)
+        paths = report.write_all(results, output)
+        print(report.format_table(results["summary"]), file=out)
+        print(
+            f"total {results['total_time_s']:.0f} s; wrote "
+            + ", ".join(paths[k] for k in ("table", "json", "csv", "png")),
+            file=out, flush=True,
+        )
+        results_by_task[task.name if task else "methods"] = results
+    if args.suite == "claims":
+        rows = claims.evaluate_all(results_by_task)
+        table = claims.format_table(rows)
+        with open(os.path.join(args.output, "claims.md"), "w") as f:
+            f.write(table + "\n")
+        with open(os.path.join(args.output, "claims.json"), "w") as f:
+            json.dump({"margin": claims.MARGIN, "claims": rows}, f, indent=2)
+            f.write("\n")
+        print(table, file=out)
     return 0

@@ -4,11 +4,15 @@ import csv
 import json
 import os
 
+from keras_sam.bench import statistics
+
 # (CSV/JSON key, table header, format of one value)
 COLUMNS = (
     ("method", "method", "{}"),
+    ("params", "tuned", "{}"),
     ("accuracy_mean", "test acc % (mean ± std)", None),
-    ("delta_vs_erm", "Δ vs ERM (points)", "{:+.2f}"),
+    ("vs_erm", "Δ vs ERM [95 % CI]", None),
+    ("vs_sam", "Δ vs SAM [95 % CI]", None),
     ("wall_time_s", "wall time s/run", "{:.1f}"),
     ("step_time_ratio", "step time × ERM", "{:.2f}"),
     ("sam_fraction", "sam_fraction", "{:.2f}"),
@@ -16,7 +20,8 @@ COLUMNS = (
     ("hessian_top_eigenvalue", "λ_max (Hessian)", "{:.2f}"),
 )
 CSV_FIELDS = (
-    "method", "label", "seeds", "accuracy_mean", "accuracy_std", "delta_vs_erm",
+    "method", "label", "seeds", "params", "accuracy_mean", "accuracy_std", "delta_vs_erm",
+    "vs_erm_low", "vs_erm_high", "vs_sam_mean", "vs_sam_low", "vs_sam_high",
     "wall_time_s", "step_time_ms", "step_time_ratio", "sam_fraction",
     "perturbation_norm", "sharpness", "hessian_top_eigenvalue",
 )
@@ -25,22 +30,31 @@ CSV_FIELDS = (
 def _cell(row, key, fmt):
     if key == "accuracy_mean":
         return f"{row['accuracy_mean']:.2f} ± {row['accuracy_std']:.2f}"
+    if key in ("vs_erm", "vs_sam"):
+        baseline = {"vs_erm": "erm", "vs_sam": "sam"}[key]
+        if row["method"] == baseline or row.get(key) is None:
+            return "–"
+        return statistics.format_interval(row[key])
     value = row.get(key)
-    if value is None:
+    if value is None or value == "":
         return "–"
     return fmt.format(value)
 
 
 def format_table(summary):
-    """The summary rows as a Markdown table (one row per method)."""
-    headers = [header for _, header, _ in COLUMNS]
+    """The summary rows as a Markdown table (one row per method).
+
+    The "tuned" column appears only when `--tune` chose hyperparameters.
+    """
+    columns = [c for c in COLUMNS if c[0] != "params" or any(r.get("params") for r in summary)]
+    headers = [header for _, header, _ in columns]
     lines = [
         "| " + " | ".join(headers) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|",
     ]
     for row in summary:
         cells = [row["label"]] + [
-            _cell(row, key, fmt) for key, _, fmt in COLUMNS[1:]
+            _cell(row, key, fmt) for key, _, fmt in columns[1:]
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -59,7 +73,12 @@ def write_csv(summary, path):
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in summary:
-            writer.writerow({key: row.get(key) for key in CSV_FIELDS})
+            flat = dict(row)
+            for key in ("vs_erm", "vs_sam"):
+                interval = row.get(key) or {}
+                for part in ("mean", "low", "high"):
+                    flat[f"{key}_{part}"] = interval.get(part)
+            writer.writerow({key: flat.get(key) for key in CSV_FIELDS})
 
 
 def _mean_curve(runs, key):

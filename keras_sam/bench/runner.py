@@ -8,19 +8,22 @@ Keras backend (drawn with NumPy, see `reproducible.py`); ERM is a plain `keras.M
 """
 
 import dataclasses
+import math
 import time
 
 import keras
 import numpy as np
 
 from keras_sam import variants as variants_lib
-from keras_sam.bench import flatness, models, reproducible
+from keras_sam.bench import flatness, models, reproducible, summary, tuning
 from keras_sam.bench.progress import EpochProgress, overall_bar
+from keras_sam.bench.store import RunStore
 from keras_sam.bench.timing import StepTimer
 from keras_sam.data import symmetric_label_noise
 from keras_sam.sam_model import SAMModel
 
-ERM = "erm"
+ERM = summary.ERM
+method_label = summary.method_label
 
 
 @dataclasses.dataclass
@@ -35,8 +38,9 @@ class BenchmarkConfig:
     seeds: list = dataclasses.field(default_factory=lambda: [0, 1])
     epochs: int = 20
     batch_size: int = 128
-    optimizer: str = "adam"  # or "sgd" (momentum 0.9)
-    learning_rate: float = 1e-3
+    optimizer: str = "sgd"  # SGD with momentum 0.9, or "adam"
+    learning_rate: float = 0.05
+    schedule: str = "cosine"  # or "constant"
     label_noise: float = 0.3
     num_samples: int = None
     steps_per_execution: int = 8
@@ -68,13 +72,6 @@ def make_variant(identifier, config):
         raise ValueError(f"variant {identifier!r}: {error}") from None
 
 
-def method_label(identifier):
-    """Display name: "ERM" or the variant's class name ("SAM", "LookSAM", ...)."""
-    if identifier == ERM:
-        return "ERM"
-    return variants_lib.registered()[identifier].__name__
-
-
 def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     keras.utils.set_random_seed(seed)
     inner = models.build_model(config.model, dataset)
@@ -83,7 +80,7 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     if identifier != ERM:
         model = SAMModel(inner, variant=make_variant(identifier, config))
     model.compile(
-        optimizer=make_optimizer(config),
+        optimizer=make_optimizer(config, math.ceil(len(y_train) / config.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         steps_per_execution=config.steps_per_execution,
@@ -105,12 +102,27 @@ def _compile_and_fit(identifier, config, dataset, y_train, seed, callbacks):
     return inner, history.history, wall, final
 
 
-def make_optimizer(config):
-    """The base optimizer: Adam, or SGD with momentum 0.9."""
+def make_optimizer(config, steps_per_epoch):
+    """The base optimizer: SGD with momentum 0.9, or Adam.
+
+    With `schedule="cosine"` the learning rate decays from
+    `config.learning_rate` to 0 over the run's `epochs * steps_per_epoch`
+    steps (cosine, no warm-up), so every run ends converged at its final
+    epoch; `"constant"` keeps it fixed.
+    """
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            rate, decay_steps=config.epochs * steps_per_epoch
+        )
+    elif config.schedule != "constant":
+        raise ValueError(
+            f"unknown schedule {config.schedule!r}: choose cosine or constant"
+        )
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
+        return keras.optimizers.SGD(rate, momentum=0.9)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate)
+        return keras.optimizers.Adam(rate)
     raise ValueError(f"unknown optimizer {config.optimizer!r}: choose adam or sgd")
 
 
@@ -130,8 +142,12 @@ def _test_curve(history, epochs, final_accuracy):
     return curve
 
 
-def run_one(identifier, config, dataset, y_train, seed, callbacks=()):
-    """Trains one method on one seed; returns its record (JSON-ready)."""
+def run_one(identifier, config, dataset, y_train, seed, callbacks=(), flatness_measures=True):
+    """Trains one method on one seed; returns its record (JSON-ready).
+
+    `flatness_measures=False` leaves out sharpness and the Hessian's top
+    eigenvalue (None), e.g. for tuning trials.
+    """
     timer = StepTimer()
     inner, history, wall, final = _compile_and_fit(
         identifier, config, dataset, y_train, seed, [timer, *callbacks]
@@ -154,76 +170,94 @@ def run_one(identifier, config, dataset, y_train, seed, callbacks=()):
         ),
         "sharpness": flatness.sharpness(
             inner, loss_fn, x_batch, y_batch, rho=config.flatness_rho
-        ),
+        ) if flatness_measures else None,
         "hessian_top_eigenvalue": flatness.top_hessian_eigenvalue(
             inner, loss_fn, x_batch, y_batch,
             iterations=config.hessian_iterations, seed=seed,
-        ),
+        ) if flatness_measures else None,
         "history": history,
         "test_curve": test_curve,
     }
 
 
-def summarize(runs, methods):
-    """One summary row per method: means over seeds and ratios to ERM."""
-    rows = []
-    for identifier in methods:
-        mine = [r for r in runs if r["method"] == identifier]
-        accuracies = np.array([r["test_accuracy"] for r in mine])
-        mean = lambda key: float(np.mean([r[key] for r in mine]))  # noqa: E731
-        norms = [r["perturbation_norm"] for r in mine if r["perturbation_norm"] is not None]
-        rows.append({
-            "method": identifier,
-            "label": method_label(identifier),
-            "seeds": len(mine),
-            "accuracy_mean": float(accuracies.mean()),
-            "accuracy_std": float(accuracies.std(ddof=1)) if len(mine) > 1 else 0.0,
-            "wall_time_s": mean("wall_time_s"),
-            "step_time_ms": mean("step_time_ms"),
-            "sam_fraction": mean("sam_fraction"),
-            "perturbation_norm": float(np.mean(norms)) if norms else None,
-            "sharpness": mean("sharpness"),
-            "hessian_top_eigenvalue": mean("hessian_top_eigenvalue"),
-        })
-    base = rows[0]
-    for row in rows:
-        row["delta_vs_erm"] = row["accuracy_mean"] - base["accuracy_mean"]
-        row["step_time_ratio"] = row["step_time_ms"] / base["step_time_ms"]
-    return rows
+def _noisy_labels(config, dataset, seed):
+    return symmetric_label_noise(
+        dataset.y_train, config.label_noise, dataset.num_classes, seed=seed
+    )
 
 
-def run_benchmark(config, dataset, progress=True):
+def run_benchmark(config, dataset, store=None, progress=True, tune=False, tune_seeds=(0,)):
     """Trains every method on every seed; returns the results dict.
+
+    With `tune`, each variant's grid (`tuning.grid`) is first trained on
+    `tune_seeds` against a validation split of the training data, and the
+    final runs use the best point. Every finished run goes to `store` (a
+    `store.RunStore`; a fresh in-memory one when None), and runs already
+    in it are not trained again (`--resume`).
 
     The dict holds `config`, `dataset` (one line), `summary` (one row per
     method, ERM first), `runs` (one record per method and seed, with its
-    per-epoch history) and `total_time_s`.
+    per-epoch history), `tuning` (per method: the chosen point and every
+    trial's validation accuracy) and `total_time_s`.
     """
+    store = store or RunStore(None, None)
     methods = method_ids(config)
     for identifier in methods[1:]:
         make_variant(identifier, config)  # fail on bad arguments before training
     start = time.perf_counter()
-    runs = []
-    with overall_bar(len(methods) * len(config.seeds) * config.epochs, progress) as bar:
+    trials = [(m, p) for m in methods[1:] for p in tuning.grid(m)] if tune else []
+    total = (len(trials) * len(tune_seeds) + len(methods) * len(config.seeds)) * config.epochs
+    chosen, tuned = {}, {}
+    with overall_bar(total, progress) as bar:
+        def train(key, label, method, run_config, data, y, seed, flatness_measures=True):
+            def fit():
+                callback = EpochProgress(label, config.epochs, bar)
+                return run_one(method, run_config, data, y, seed, [callback],
+                               flatness_measures=flatness_measures)
+            return store.run(key, fit)
+
+        for method in methods[1:] if tune else ():
+            results = {}
+            for params in tuning.grid(method):
+                records = []
+                for seed in tune_seeds:
+                    data, y = tuning.validation_split(
+                        dataset, _noisy_labels(config, dataset, seed), seed)
+                    records.append(train(
+                        tuning.trial_key(method, params, seed),
+                        f"tune {method_label(method)} {tuning.describe(params)} seed {seed}",
+                        method, tuning.with_params(config, method, params), data, y, seed,
+                        flatness_measures=False))
+                results[tuning.describe(params)] = records
+            chosen[method] = tuning.choose(method, results)
+            tuned[method] = {
+                "chosen": chosen[method],
+                "validation_accuracy": {
+                    point: [r["test_accuracy"] for r in records]
+                    for point, records in results.items()
+                },
+            }
+        runs = []
         for seed in config.seeds:
-            y_train = symmetric_label_noise(
-                dataset.y_train, config.label_noise, dataset.num_classes, seed=seed
-            )
-            for identifier in methods:
-                callback = EpochProgress(
-                    f"{method_label(identifier)} seed {seed}", config.epochs, bar
-                )
-                runs.append(run_one(identifier, config, dataset, y_train, seed, [callback]))
+            y_train = _noisy_labels(config, dataset, seed)
+            for method in methods:
+                runs.append(train(
+                    f"final/{method}/{seed}", f"{method_label(method)} seed {seed}", method,
+                    tuning.with_params(config, method, chosen.get(method, {})),
+                    dataset, y_train, seed))
     resolved = dataclasses.asdict(config)
     resolved["variants"] = methods[1:]
     resolved["model"] = (
         models.DEFAULT_MODEL[dataset.kind] if config.model == "auto" else config.model
     )
+    resolved["tune"] = bool(tune)
+    resolved["tune_seeds"] = list(tune_seeds) if tune else []
     return {
         "config": resolved,
         "dataset": dataset.describe(),
         "environment": _environment(),
-        "summary": summarize(runs, methods),
+        "summary": summary.summarize(runs, methods, chosen),
+        "tuning": tuned,
         "runs": runs,
         "total_time_s": time.perf_counter() - start,
     }

@@ -13,6 +13,10 @@ def _results():
         summary.append({
             "method": method, "label": label, "seeds": 2,
             "accuracy_mean": accuracy, "accuracy_std": 0.5, "delta_vs_erm": accuracy - 80.0,
+            "params": "" if method == "erm" else "rho=0.1",
+            "vs_erm": None if method == "erm" else {
+                "mean": accuracy - 80.0, "low": accuracy - 81.0, "high": accuracy - 79.0, "n": 2},
+            "vs_sam": {"mean": accuracy - 82.5, "low": None, "high": None, "n": 1},
             "wall_time_s": 10.0 + index, "step_time_ms": 5.0 * (1 + fraction),
             "step_time_ratio": 1 + fraction, "sam_fraction": fraction,
             "perturbation_norm": None if method == "erm" else 0.05,
@@ -31,10 +35,19 @@ def _results():
 def test_table_has_a_header_and_one_row_per_method():
     table = report.format_table(_results()["summary"]).splitlines()
     assert len(table) == 2 + 3
-    assert "Δ vs ERM" in table[0] and "sam_fraction" in table[0]
-    assert table[2].startswith("| ERM | 80.00 ± 0.50 | +0.00 |")
-    assert table[3].startswith("| SAM | 82.50 ± 0.50 | +2.50 | 11.0 | 2.00 | 1.00 |")
+    assert "Δ vs ERM [95 % CI]" in table[0] and "sam_fraction" in table[0]
+    assert "tuned" in table[0]
+    assert table[2].startswith("| ERM | – | 80.00 ± 0.50 | – | -2.50 (1 seed) | 10.0 |")
+    assert table[3].startswith(
+        "| SAM | rho=0.1 | 82.50 ± 0.50 | +2.50 [+1.50, +3.50] | – | 11.0 | 2.00 | 1.00 |")
     assert table[4].rstrip().endswith("| 28.00 |")
+
+
+def test_the_tuned_column_appears_only_after_tuning():
+    summary = _results()["summary"]
+    for row in summary:
+        row["params"] = ""
+    assert "tuned" not in report.format_table(summary).splitlines()[0]
 
 
 def test_write_all_writes_json_csv_png_and_table(tmp_path):
@@ -44,6 +57,8 @@ def test_write_all_writes_json_csv_png_and_table(tmp_path):
     rows = list(csv.DictReader(open(paths["csv"])))
     assert [r["method"] for r in rows] == ["erm", "sam", "look_sam"]
     assert float(rows[1]["delta_vs_erm"]) == pytest.approx(2.5)
+    assert float(rows[1]["vs_erm_low"]) == pytest.approx(1.5)
+    assert rows[1]["params"] == "rho=0.1" and rows[0]["vs_erm_low"] == ""
     assert rows[0]["perturbation_norm"] == ""
     with open(paths["png"], "rb") as f:
         header = f.read(8)

@@ -44,6 +44,37 @@ def test_benchmark_summarizes_erm_and_each_variant_over_seeds(tiny):
         assert run["test_curve"]["accuracy"][-1] * 100 == pytest.approx(run["test_accuracy"])
         assert np.isfinite(run["sharpness"]) and np.isfinite(run["hessian_top_eigenvalue"])
     assert results["config"]["model"] == "cnn" and results["config"]["variants"] == ["sam"]
+    differences = [
+        next(r for r in runs if (r["method"], r["seed"]) == ("sam", seed))["test_accuracy"]
+        - next(r for r in runs if (r["method"], r["seed"]) == ("erm", seed))["test_accuracy"]
+        for seed in (0, 1)
+    ]
+    assert sam["vs_erm"]["differences"] == pytest.approx(differences)
+    assert sam["vs_sam"]["differences"] == [0.0, 0.0] and erm["vs_erm"]["mean"] == 0.0
+
+
+def test_tune_chooses_on_the_validation_split_and_trains_the_choice(tiny, tmp_path):
+    """Each grid point is trained on the training data minus the split; the
+    final runs use the best point; an interrupted run resumes from the file."""
+    from keras_sam.bench import store, tuning
+
+    config = _config(seeds=[0], epochs=1)
+    folder = str(tmp_path / "run")
+    results = runner.run_benchmark(config, tiny, store.RunStore(folder, {"a": 1}),
+                                   progress=False, tune=True)
+    tuned = results["tuning"]["sam"]
+    accuracies = {point: acc[0] for point, acc in tuned["validation_accuracy"].items()}
+    assert sorted(accuracies) == sorted(tuning.describe(p) for p in tuning.grid("sam"))
+    best = max(accuracies.values())
+    assert accuracies[tuning.describe(tuned["chosen"])] == best
+    assert results["summary"][1]["params"] == tuning.describe(tuned["chosen"])
+    final = [r for r in results["runs"] if r["method"] == "sam"][0]
+    assert final["perturbation_norm"] == pytest.approx(tuned["chosen"]["rho"], rel=1e-3)
+    # Resuming trains nothing: every record comes back from runs.jsonl.
+    resumed = store.RunStore(folder, {"a": 1}, resume=True)
+    again = runner.run_benchmark(config, tiny, resumed, progress=False, tune=True)
+    assert again["runs"] == results["runs"] and again["tuning"] == results["tuning"]
+    assert len(resumed.records) == len(tuning.grid("sam")) + 2
 
 
 def test_same_seed_same_run(tiny):
@@ -80,13 +111,24 @@ def test_make_variant_rejects_unknown_variants_and_arguments():
 
 @pytest.mark.parametrize("name, expected", [("adam", "Adam"), ("sgd", "SGD")])
 def test_make_optimizer_builds_the_chosen_base_optimizer(name, expected):
-    optimizer = runner.make_optimizer(_config(optimizer=name, learning_rate=0.05))
+    config = _config(optimizer=name, learning_rate=0.05, schedule="constant")
+    optimizer = runner.make_optimizer(config, steps_per_epoch=10)
     assert type(optimizer).__name__ == expected
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.05)
     if name == "sgd":
         assert optimizer.momentum == 0.9
 
 
+def test_the_cosine_schedule_decays_to_zero_at_the_last_step():
+    config = _config(optimizer="sgd", learning_rate=0.05, epochs=4, schedule="cosine")
+    schedule = runner.make_optimizer(config, steps_per_epoch=10)._learning_rate
+    rates = [float(schedule(step)) for step in (0, 20, 40)]
+    # lr * (1 + cos(pi * step / 40)) / 2
+    assert rates == pytest.approx([0.05, 0.025, 0.0], abs=1e-7)
+
+
 def test_make_optimizer_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
-        runner.make_optimizer(_config(optimizer="lamb"))
+        runner.make_optimizer(_config(optimizer="lamb"), 10)
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        runner.make_optimizer(_config(schedule="step"), 10)
