@@ -10,6 +10,22 @@ from keras_sam import variant_binding as binding
 from keras_sam import variants as variants_lib
 
 
+def _evaluating(method):
+    """`method` with `get_metrics_result` as in the wrapped model's evaluate."""
+
+    def evaluating(self, *args, **kwargs):
+        outer = getattr(self, "_in_evaluate", False)
+        self._in_evaluate = True
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._in_evaluate = outer
+
+    evaluating.__name__ = method.__name__
+    evaluating.__doc__ = method.__doc__
+    return evaluating
+
+
 @keras.saving.register_keras_serializable(package="keras_sam")
 class SAMModel(keras.Model):
     """Trains any Keras model with Sharpness-Aware Minimization.
@@ -157,9 +173,9 @@ class SAMModel(keras.Model):
     # A keras-hub task's preprocessing (see `keras_sam/pipeline.py`) is
     # applied to the data of every entry point, as the task's own would.
     __call__ = pipeline.preprocessing("__call__")
-    evaluate = pipeline.preprocessing("evaluate")
+    evaluate = _evaluating(pipeline.preprocessing("evaluate"))
     predict = pipeline.preprocessing("predict")
-    test_on_batch = pipeline.preprocessing("test_on_batch")
+    test_on_batch = _evaluating(pipeline.preprocessing("test_on_batch"))
     predict_on_batch = pipeline.preprocessing("predict_on_batch")
 
     def train_on_batch(self, *args, **kwargs):
@@ -188,17 +204,21 @@ class SAMModel(keras.Model):
         return super().fit(*bound.args[1:], **bound.kwargs)
 
     def get_metrics_result(self):
-        """Loss and compiled metrics, as the wrapped model's `evaluate` has.
+        """The metrics' results; in `evaluate`, as the wrapped model's.
 
-        The train step adds `sam_fraction`, `perturbation_norm` and
-        `skipped_steps`; they mean nothing in `evaluate` or validation.
+        `sam_fraction`, `perturbation_norm` and `skipped_steps` mean nothing
+        in `evaluate` or validation, which log loss and compiled metrics
+        only. Outside them the step's own metrics are included, so that the
+        keys match the train step's logs: only then does `fit` log the
+        metrics' results at the end of an epoch rather than the last step's
+        logs, which under `tf.distribute` are a mean of per-replica results
+        (a weighted metric's per-replica ratios, not the global one).
         """
+        results = super().get_metrics_result()
+        if not getattr(self, "_in_evaluate", False):
+            return results
         own = {m.name for m in self.sam_trackers()}
-        return {
-            name: value
-            for name, value in super().get_metrics_result().items()
-            if name not in own
-        }
+        return {name: value for name, value in results.items() if name not in own}
 
     def sam_trackers(self):
         """The step's own metrics: sam_fraction, perturbation_norm, skips."""
