@@ -61,9 +61,11 @@ class SAMModel(keras.Model):
             already serving another SAMModel is replaced by a fresh copy
             from its config.
         sync_perturbation: under `tf.distribute` (or `torch.distributed`),
-            all-reduce the clean gradient before forming the perturbation
-            (global SAM). The default `False` perturbs each replica with its
-            own gradient (m-sharpness, as in the SAM paper). On JAX under a
+            all-reduce the clean gradient before forming the perturbation,
+            and every perturbed gradient the variant sees (global SAM: the
+            step equals one device's on the global batch, caches included).
+            The default `False` perturbs each replica with its own gradient
+            (m-sharpness, as in the SAM paper). On JAX under a
             multi-device `keras.distribution` the step's gradients are
             global, and only `True` is allowed.
         **kwargs: `keras.Model` arguments such as `name`.

@@ -19,6 +19,8 @@ import time
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.tensorflow_only
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "resumable_training.py")
 TIMEOUT = 180  # seconds for each process

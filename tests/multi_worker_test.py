@@ -26,6 +26,8 @@ import pytest
 from tests import models, reference, switching
 from tests import multi_worker_check as worker
 
+pytestmark = pytest.mark.tensorflow_only
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "multi_worker_check.py")
 TIMEOUT = 180  # seconds for the whole job

@@ -17,6 +17,8 @@ import pytest
 import keras_sam
 from tests import models
 
+pytestmark = pytest.mark.tensorflow_only
+
 
 def _saved_model_cli():
     script = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -14,6 +14,8 @@ import pytest
 import keras_sam
 from keras_sam import variants
 
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.fixture
 def trace_counter(monkeypatch):

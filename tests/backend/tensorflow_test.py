@@ -11,6 +11,8 @@ import keras_sam
 from keras_sam import variants
 from tests import models, reference
 
+pytestmark = pytest.mark.tensorflow_only
+
 
 def _data(n=48, seed=0):
     rng = np.random.default_rng(seed)

@@ -9,6 +9,8 @@ import pytest
 
 from tests.examples.helpers import help_text, load_example
 
+pytestmark = pytest.mark.tensorflow_only
+
 tfds = pytest.importorskip("tensorflow_datasets")
 
 
