@@ -104,13 +104,17 @@ def all_finite(tensors):
     return ops.all(ops.stack([ops.all(ops.isfinite(t)) for t in tensors]))
 
 
-def step_is_finite(recorder, gradients, update):
+def step_is_finite(recorder, gradients, update, agree=None):
     """Whether the clean gradients and the update are finite.
 
-    Counts a skip in `recorder.skipped_steps_tracker` (a `SAMModel`'s), if
-    there is a recorder.
+    `agree(finite)`, if given, turns this process's answer into the one
+    every process acts on (torch.distributed: skip if any is not finite).
+    Counts a skip of that decision in `recorder.skipped_steps_tracker` (a
+    `SAMModel`'s), if there is a recorder.
     """
     finite = all_finite(list(gradients) + keras.tree.flatten(update))
+    if agree is not None:
+        finite = agree(finite)
     if recorder is not None:
         recorder.skipped_steps_tracker.update_state(
             1.0 - ops.cast(finite, "float32")

@@ -54,6 +54,12 @@ def train_step(model, data):
     return common.sam_model_step(model, data, minimize)
 
 
+def _all_finite(finite):
+    """Every process takes the same branch: skip if any step is not finite."""
+    flag = mean_over_replicas(torch.as_tensor(finite, dtype=torch.float32))
+    return bool(flag == 1.0)
+
+
 def minimize(spec):
     """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
     variant, optimizer = spec.variant, spec.optimizer
@@ -113,9 +119,7 @@ def minimize(spec):
         with torch.no_grad():
             optimizer.apply(*zip(*pairs))
 
-    finite = common.step_is_finite(spec.recorder, gradients, update)
-    # Every process takes the same branch: skip if any step is not finite.
-    finite = bool(mean_over_replicas(torch.as_tensor(finite, dtype=torch.float32)) == 1.0)
+    finite = common.step_is_finite(spec.recorder, gradients, update, agree=_all_finite)
     if finite:
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
     else:

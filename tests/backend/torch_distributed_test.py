@@ -75,5 +75,20 @@ def test_look_sam_processes_agree(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_step_not_finite_on_one_process_is_skipped_and_counted_on_all(tmp_path):
+    """Rank 1's second batch holds a NaN: both processes skip that step,
+    stay identical, and both count it in `skipped_steps`."""
+    import json
+
+    initial, first, second = _train("sam_model_nan", tmp_path)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+        assert np.all(np.isfinite(a))
+    assert not np.allclose(initial[0], first[0])
+    for rank in range(WORLD):
+        history = json.loads((tmp_path / f"history_{rank}.json").read_text())
+        assert history["skipped_steps"] == [1.0], (rank, history)
+
+
 def reference_loss(y_true, y_pred, sample_weight):
     return models.sparse_ce()(y_true, y_pred, sample_weight)
