@@ -32,8 +32,13 @@ class SAMModel(keras.Model):
 
     Wrap the model, compile and `fit` as usual: each step runs the clean pass,
     the variant's perturbed pass(es) and hands the combined gradient to the
-    unchanged base optimizer (so clipping, weight decay, EMA, gradient
-    accumulation, loss scaling and learning-rate schedules keep working).
+    unchanged base optimizer, whose clipping, weight decay, EMA, loss scaling
+    and learning-rate schedules act on it as on a plain gradient. Exception:
+    `WSAM(decoupled=True)` (its default) applies its sharpness term outside
+    the optimizer, so none of them acts on that term. With the optimizer's
+    `gradient_accumulation_steps`, every batch is a micro-step with its own
+    passes and its own perturbation, and `optimizer.iterations` (LookSAM's
+    period, AE-SAM's `t`) counts updates, not batches.
     `evaluate`, `predict`, `call` and `export` behave as the inner model's.
 
     The loss of every pass is the wrapped model's `compute_loss` when its

@@ -1,4 +1,9 @@
-"""The contract every registered variant keeps (SPEC §1-2), run over all of them."""
+"""The contract every registered variant keeps, run over all of them.
+
+The public API (`SAMModel`, `variants.get`, config round trip, logged values)
+and the shared step of docs/design.md (clean pass first, stateless perturbed
+passes, unchanged base optimizer, non-finite steps skipped).
+"""
 
 import keras
 import numpy as np

@@ -1,8 +1,9 @@
 """Property-based: random small models, batch sizes, rho, variants, optimizers.
 
 For any of them, a step never leaves a non-finite weight, and with a
-learning rate of 0 the weights stay bitwise unchanged (SPEC §2: the weights
-after the step are what the optimizer made of the exact `w`).
+learning rate of 0 the weights stay bitwise unchanged (docs/design.md: the
+weights after the step are what the optimizer made of the exact `w`, never
+add-then-subtract).
 """
 
 import keras

@@ -5,8 +5,10 @@ with the backend's own autodiff (a `tf.function` on TensorFlow, `jax.grad`
 of `stateless_call` on JAX, `torch.autograd` on PyTorch), the perturbation is written into the copy's
 variables (snapshot, assign, restore) instead of a stateless scope, the
 variant formulas are NumPy, and SGD is applied by hand. What it does share is
-the contract of SPEC §2: pass 2 starts from the non-trainable state of before
-pass 1 (same dropout masks, BatchNorm statistics from pass 1 only).
+the step's contract, as docs/design.md states it: pass 2 starts from the
+non-trainable state of before pass 1 (same dropout masks, as the SAM
+authors' JAX code google-research/sam does; BatchNorm statistics from pass 1
+only).
 """
 
 import keras

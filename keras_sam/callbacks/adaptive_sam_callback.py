@@ -29,6 +29,10 @@ class AdaptiveSAMCallback(keras.callbacks.Callback):
     from the first epoch (during it `c_t = lambda_2`). At each epoch's end it
     adds `ae_mu` (`mu`, moving mean of `||g||^2`), `ae_sigma` (`sqrt(var)`)
     and `ae_c` (`c_t` of the last step) to the logs, next to `sam_fraction`.
+    T counts optimizer updates: with the optimizer's
+    `gradient_accumulation_steps=n`, pass
+    `total_steps=epochs * steps_per_epoch // n` (learned, it would count
+    batches).
 
     Args:
         total_steps: int >= 1 or None, T for the schedule; None (default)

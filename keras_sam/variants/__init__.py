@@ -1,4 +1,9 @@
-"""SAM-family algorithms. `get` resolves a string, a config dict or an instance."""
+"""SAM-family algorithms. `get` resolves a string, a config dict or an instance.
+
+`Variant` is the base class of your own algorithm (docs/adding_a_variant.md);
+`check_range`, `global_norm` and `global_dot` are the helpers the built-in
+variants use for argument checks and global norms.
+"""
 
 import keras
 
@@ -9,7 +14,9 @@ from keras_sam.variants.ga_sam import GASAM
 from keras_sam.variants.gam import GAM
 from keras_sam.variants.look_sam import LookSAM
 from keras_sam.variants.sam import SAM
-from keras_sam.variants.variant import Variant, registered
+from keras_sam.variants.variant import (
+    Variant, check_range, global_dot, global_norm, registered,
+)
 from keras_sam.variants.wsam import WSAM
 
 
@@ -50,5 +57,5 @@ def get(identifier):
 
 __all__ = [
     "AELookSAM", "AESAM", "ASAM", "GAM", "GASAM", "LookSAM", "SAM", "Variant",
-    "WSAM", "get", "registered",
+    "WSAM", "check_range", "get", "global_dot", "global_norm", "registered",
 ]

@@ -17,14 +17,15 @@ class GASAM(Variant):
 
     This is this project's reading of the paper's description, not a port of
     its code: no code was released and the paper body was not available to
-    us. We built it from the stated method (corruption strength per parameter
-    set by its gradient strength; multi-step ascent) and chose it by
-    experiment: on MNIST-1D (2 seeds) a GRU lost 12.9 points with SAM (ERM
-    69.9 % -> SAM 57.0 %, rho = 0.05) and this form recovered part of it
-    (62.9 %); on the 1-D CNN with 30 % label noise it beat SAM (87.6 % vs
-    86.6 %, ERM 83.2 %). Rejected readings: a weighted ball
-    `||s * a|| <= rho` (diverged to chance) and `||a / s|| <= rho` (worse
-    than SAM on both tasks).
+    us. It is built from the stated method (corruption strength per
+    parameter set by its gradient strength, so that the strongest
+    coordinates are not over-corrupted; multi-step ascent). Two other
+    readings were rejected: a weighted ball `||s * a|| <= rho` scales each
+    coordinate of the ascent by `1 / s^2`, without bound where gradients
+    vanish, and `||a / s|| <= rho` scales it by `s^2`, the opposite of the
+    stated aim. Do not cite results of this class as the paper's. The
+    committed comparison with SAM and plain training on a GRU is the "gru"
+    task of docs/benchmarks/claims.md (`keras-sam benchmark --suite claims`).
 
     Update rule: `v <- beta * v + (1 - beta) * g^2` (every step, from the
     clean gradient), `s = sqrt(v / (1 - beta^t))`, `r = s / (rms(s) +

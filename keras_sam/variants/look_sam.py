@@ -17,7 +17,9 @@ class LookSAM(GradientReuse, SAM):
     orthogonal to the clean one (the "sharpness direction"); the other steps
     cost one pass and add that direction back, scaled to the current
     gradient. Cost `1 + 1/k` passes per step; the period counts the
-    optimizer's iterations, so it continues across `fit` calls.
+    optimizer's iterations, so it continues across `fit` calls. With
+    `gradient_accumulation_steps=n` those count updates: every micro-batch
+    of each k-th update takes a SAM step with its own perturbation.
 
     Update rule: on steps `t mod k == 0`: `g_s = grad L(w + rho * g /
     (||g|| + epsilon))`, cache `g_v = g_s - (<g_s, g> / (||g||^2 + epsilon))

@@ -27,8 +27,10 @@ class WSAM(Variant):
     rate for this step (schedules included).
 
     The decoupled term bypasses the optimizer, hence also its gradient
-    clipping, gradient accumulation (it is applied every step) and EMA
-    bookkeeping; use `decoupled=False` where those must see the whole update.
+    clipping, its gradient accumulation (with `gradient_accumulation_steps=n`
+    the term is applied at every micro-step: `n` times its coupled weight
+    per update) and its EMA (which averages the weights before the term);
+    use `decoupled=False` where those must see the whole update.
 
     Args:
         rho: float > 0, radius of the L2 ball, as SAM's (0.05 in the

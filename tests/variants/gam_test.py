@@ -12,7 +12,11 @@ def normalized(tensors, radius, epsilon=1e-12):
 
 def gam_reference(rho, rho_prime, alpha, beta, gamma, h_minus="code",
                   epsilon=1e-12):
-    """SPEC §3 GAM (accelerated, 4 passes) in NumPy."""
+    """GAM's accelerated form (4 passes) in NumPy.
+
+    As the authors' released code (xxgege/GAM) and docs/variants/gam.md:
+    Zhang et al., CVPR 2023, arXiv:2303.03108.
+    """
 
     def gradients(ref, batch, step):
         g0, before = ref.clean_gradients(batch)
