@@ -29,10 +29,10 @@ class AdaptiveSAMCallback(keras.callbacks.Callback):
     from the first epoch (during it `c_t = lambda_2`). At each epoch's end it
     adds `ae_mu` (`mu`, moving mean of `||g||^2`), `ae_sigma` (`sqrt(var)`)
     and `ae_c` (`c_t` of the last step) to the logs, next to `sam_fraction`.
-    T counts optimizer updates: with the optimizer's
-    `gradient_accumulation_steps=n`, pass
-    `total_steps=epochs * steps_per_epoch // n` (learned, it would count
-    batches).
+    T counts optimizer updates (`t` is `optimizer.iterations`): with the
+    optimizer's `gradient_accumulation_steps=n`, the learned T is the
+    remaining batches divided by `n` (floor), as Keras advances the
+    iterations once per `n` batches.
 
     Args:
         total_steps: int >= 1 or None, T for the schedule; None (default)
@@ -90,10 +90,11 @@ class AdaptiveSAMCallback(keras.callbacks.Callback):
             return
         self._pending = False
         start, steps = self._iterations(), self.params.get("steps")
+        accumulation = getattr(self.model.optimizer, "gradient_accumulation_steps", None) or 1
         if self.total_steps is not None:
             total = self.total_steps
         elif steps:
-            total = start + (self.params["epochs"] - epoch) * steps
+            total = start + (self.params["epochs"] - epoch) * steps // accumulation
         else:
             total, self._measuring = _UNKNOWN_TOTAL, start
         self._policy.total_steps.assign(float(total))

@@ -58,6 +58,18 @@ def test_plain_fit_learns_total_steps_and_logs_statistics(variant):
     np.testing.assert_allclose(logs["ae_c"], expected, rtol=1e-6)
 
 
+def test_total_steps_counts_updates_under_gradient_accumulation():
+    """Keras advances `iterations` once per 2 batches: T = 3 * 4 // 2."""
+    x, y = _data(64)
+    model = keras_sam.SAMModel(models.bn_dropout_mlp(), variant="ae_sam")
+    model.compile(optimizer=keras.optimizers.SGD(0.1, gradient_accumulation_steps=2),
+                  loss=models.sparse_ce())
+    recorder = _Recorder()
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[recorder])
+    assert recorder.batches == [6.0] * 12
+    assert int(model.optimizer.iterations.numpy()) == 6  # t reached T
+
+
 def test_statistics_survive_keras_round_trip_and_resumed_fit(tmp_path):
     x, y = _data()
     model = _model()
