@@ -1,11 +1,13 @@
 """The `keras-sam` command. `keras-sam benchmark` compares ERM with SAM variants.
 
 Exit codes: 0 on success, 2 on bad input (unknown dataset, model or variant,
-bad hyperparameters, label noise outside [0, 1), an unreachable dataset):
-one line on stderr, no traceback.
+bad hyperparameters, label noise outside [0, 1), an unreachable dataset, a
+backend or benchmark package that is not installed): one line on stderr,
+no traceback.
 """
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -109,6 +111,15 @@ def _requested_backend(argv):
     return None
 
 
+def missing_requirements(backend):
+    """Install hints for what a benchmark on `backend` needs and lacks."""
+    needed = {backend: backend, "mnist1d": "benchmark", "matplotlib": "benchmark",
+              "tqdm": "benchmark"}
+    extras = sorted({extra for module, extra in needed.items()
+                     if importlib.util.find_spec(module) is None})
+    return extras
+
+
 def main(argv=None):
     """Entry point of `keras-sam`; returns the exit code (0, or 2 on bad input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -116,6 +127,16 @@ def main(argv=None):
     from keras_sam.bench.arguments import BACKEND_CHOICES
 
     backend = _requested_backend(argv)
+    target = backend if backend in BACKEND_CHOICES else _loaded_backend()
+    extras = missing_requirements(target) if "benchmark" in argv and not (
+        {"-h", "--help"} & set(argv)) else []
+    if extras:
+        print(
+            f"keras-sam: error: a benchmark on the {target} backend needs what is not "
+            f"installed here: pip install 'keras-sam[{','.join(extras)}]'",
+            file=sys.stderr,
+        )
+        return 2
     if backend in BACKEND_CHOICES and backend != _loaded_backend():
         # Keras fixes its backend when first imported (importing keras_sam
         # did), so another backend runs in a fresh process.

@@ -53,6 +53,14 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
     assert expected in _error_line(capsys, argv)
 
 
+def test_a_backend_that_is_not_installed_is_one_line_and_exit_code_2(capsys, monkeypatch):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("jax", "tqdm") else real(name, *a))
+    line = _error_line(capsys, ["benchmark", "--backend", "jax"])
+    assert "on the jax backend" in line and "pip install 'keras-sam[benchmark,jax]'" in line
+
+
 def test_unreachable_dataset_is_one_line_and_exit_code_2(capsys, tmp_path):
     pytest.importorskip("tensorflow_datasets")
     line = _error_line(

@@ -42,7 +42,13 @@ def load_mnist1d(num_samples=10000, seed=42, train_split=0.8):
         raise DatasetError(
             f"train_split must be in (0, 1). Received: {train_split!r}"
         )
-    from mnist1d.data import get_dataset_args, make_dataset
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise DatasetError(
+            "dataset 'mnist1d' needs the mnist1d package, which is not "
+            "installed: pip install 'keras-sam[benchmark]'"
+        ) from None
 
     args = get_dataset_args()
     args.num_samples = int(num_samples)

@@ -64,3 +64,14 @@ def test_load_defaults_to_10000_samples(monkeypatch):
 def test_load_rejects_an_empty_name():
     with pytest.raises(DatasetError, match="non-empty"):
         data.load("  ")
+
+
+def test_a_missing_mnist1d_package_names_the_install_command(monkeypatch):
+    import sys
+
+    from keras_sam.data import DatasetError, load_mnist1d
+
+    monkeypatch.setitem(sys.modules, "mnist1d", None)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    with pytest.raises(DatasetError, match=r"pip install 'keras-sam\[benchmark\]'"):
+        load_mnist1d(num_samples=100)
