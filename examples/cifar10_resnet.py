@@ -75,17 +75,18 @@ def build_resnet(input_shape=(32, 32, 3), num_classes=10, width=16, blocks=1):
 
 
 def make_datasets(data, batch_size, seed):
-    augment = keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", seed=seed),
-        ],
-        name="augment",
-    )
+    # Called one by one (not wrapped in a Sequential), Keras's preprocessing
+    # layers run inside tf.data on every backend, not only TensorFlow.
+    augment = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomTranslation(0.125, 0.125, fill_mode="reflect", seed=seed),
+    ]
 
     @tf.autograph.experimental.do_not_convert
     def augment_batch(x, y):
-        return augment(x, training=True), y
+        for layer in augment:
+            x = layer(x, training=True)
+        return x, y
 
     train = (
         tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
