@@ -92,6 +92,7 @@ def test_help_states_the_defaults(capsys):
     assert "10 minutes" in text and "--variant-args" in text
 
 
+@pytest.mark.benchmark_run
 def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
     output = tmp_path / "bench"
     code = cli.main([
@@ -129,6 +130,7 @@ def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
         capsys, argv[:4] + ["2"] + argv[5:] + ["--resume"])
 
 
+@pytest.mark.benchmark_run
 def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     output = tmp_path / "claims"
     code = cli.main([

@@ -20,6 +20,7 @@ def _config(**kwargs):
     return runner.BenchmarkConfig(**defaults)
 
 
+@pytest.mark.benchmark_run
 def test_benchmark_summarizes_erm_and_each_variant_over_seeds(tiny):
     results = runner.run_benchmark(_config(), tiny, progress=False)
     summary = results["summary"]
@@ -53,6 +54,7 @@ def test_benchmark_summarizes_erm_and_each_variant_over_seeds(tiny):
     assert sam["vs_sam"]["differences"] == [0.0, 0.0] and erm["vs_erm"]["mean"] == 0.0
 
 
+@pytest.mark.benchmark_run
 def test_tune_chooses_on_the_validation_split_and_trains_the_choice(tiny, tmp_path):
     """Each grid point is trained on the training data minus the split; the
     final runs use the best point; an interrupted run resumes from the file."""
@@ -77,6 +79,7 @@ def test_tune_chooses_on_the_validation_split_and_trains_the_choice(tiny, tmp_pa
     assert len(resumed.records) == len(tuning.grid("sam")) + 2
 
 
+@pytest.mark.benchmark_run
 def test_same_seed_same_run(tiny):
     """Same data, labels, initial weights and batch order for a seed."""
     config = _config(epochs=1)

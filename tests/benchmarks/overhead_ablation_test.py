@@ -6,6 +6,10 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.tensorflow_only  # counts TensorFlow graph ops
+
 ROOT = pathlib.Path(__file__).parents[2]
 
 
