@@ -1,26 +1,15 @@
 """SAMModel under tf.distribute.MirroredStrategy on two logical CPUs."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-pytestmark = pytest.mark.tensorflow_only
+from tests import check_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.tensorflow_only
 
 
 @pytest.fixture(scope="module")
 def errors():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "distributed_check.py")],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = check_script.report("distributed_check.py")
     return report["errors"] | {
         "divergence": report["divergence"], "forced_xla": report["forced_xla"]
     }

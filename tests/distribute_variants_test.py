@@ -8,27 +8,16 @@ mean of `||g||^2`, LookSAM's period) must be the same on every replica; the
 decisions are recorded on each replica inside the compiled step.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-pytestmark = pytest.mark.tensorflow_only
+from tests import check_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.tensorflow_only
 
 
 @pytest.fixture(scope="module")
 def report():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "distributed_variants_check.py")],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return check_script.report("distributed_variants_check.py")
 
 
 @pytest.mark.parametrize("name", ["ae_sam", "ae_look_sam", "look_sam"])

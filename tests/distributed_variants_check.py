@@ -9,18 +9,9 @@ configured before TensorFlow initializes, and one strategy per process.
 """
 
 import json
-import os
-import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import two_cpus  # noqa: F401  (first: two logical CPUs, this checkout on sys.path)
 import tensorflow as tf  # noqa: E402
-
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -28,7 +19,6 @@ import numpy as np  # noqa: E402
 import keras_sam  # noqa: E402
 from keras_sam import variants  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests import golden, models, reference, replicas, switching  # noqa: E402
 from tests.variants.ae_look_sam_test import ae_look_sam_reference  # noqa: E402
 from tests.variants.ae_sam_test import ae_sam_reference  # noqa: E402

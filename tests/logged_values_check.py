@@ -7,23 +7,12 @@ logical devices must be configured before TensorFlow initializes.
 """
 
 import json
-import os
-import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+import two_cpus  # noqa: F401  (first: two logical CPUs, this checkout on sys.path)
 import tensorflow as tf  # noqa: E402
-
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-)
 
 import keras  # noqa: E402
 
-# This checkout's keras_sam and tests, whatever is installed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras_sam  # noqa: E402
 from tests import clean_pass, models, reference  # noqa: E402
 from tests.logged_values_test import BATCH, LR, RHO, data  # noqa: E402

@@ -14,22 +14,16 @@ values are the metrics' results over all replicas (the last step's logs hold
 a mean of per-replica results, which differs for a weighted metric).
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import keras_sam
-from tests import clean_pass, models, reference
+from tests import check_script, clean_pass, models, reference
 
 RHO, LR, MOMENTUM, BATCH = 0.5, 0.1, 0.9, 16
 TOLERANCE = 1e-5
 LOGGED = ("loss", "sparse_categorical_accuracy", "ce", "weighted_ce")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def data(rows=40):
@@ -84,13 +78,6 @@ def test_fit_logs_the_clean_pass(jit_compile):
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="tf.distribute is TensorFlow's")
 def test_mirrored_strategy_logs_the_clean_pass_of_each_replica():
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "logged_values_check.py")],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow",
-             "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = check_script.report("logged_values_check.py")
     assert report["replicas"] == 2
     assert_logs_clean_pass(report["logged"], report["expected"], report["perturbed"])
