@@ -78,7 +78,10 @@ def build_parser():
     """The argument parser of `keras-sam` (subcommand `benchmark`)."""
     from keras_sam.bench import arguments
 
+    from keras_sam import __version__
+
     parser = _Parser(prog="keras-sam", description="Sharpness-Aware Minimization for Keras 3.")
+    parser.add_argument("--version", action="version", version=f"keras-sam {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     benchmark = commands.add_parser(

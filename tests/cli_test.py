@@ -157,6 +157,15 @@ def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     assert table.strip() in captured.out
 
 
+def test_version(capsys):
+    import keras_sam
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-sam {keras_sam.__version__}"
+
+
 def test_console_script_points_at_main():
     import tomllib
 
