@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAGES = ["docs/using_keras_sam_with.md"]
+PAGES = ["docs/using_keras_sam_with.md", "docs/flatness.md"]
 
 
 def python_blocks(page):
@@ -21,7 +21,7 @@ def test_page_runs(page, tmp_path):
     pytest.importorskip("keras_hub")
     pytest.importorskip("keras_tuner")
     blocks = python_blocks(page)
-    assert len(blocks) >= 8
+    assert blocks
     # One script, so later blocks see the names earlier ones defined; a
     # marker after each block shows how far it got.
     script = "\n".join(
