@@ -130,6 +130,7 @@ def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
         capsys, argv[:4] + ["2"] + argv[5:] + ["--resume"])
 
 
+@pytest.mark.slow
 @pytest.mark.benchmark_run
 def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     output = tmp_path / "claims"

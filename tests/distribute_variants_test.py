@@ -12,7 +12,7 @@ import pytest
 
 from tests import check_script
 
-pytestmark = pytest.mark.tensorflow_only
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAGES = ["docs/using_keras_sam_with.md", "docs/flatness.md"]
+# The user guide runs every integration (keras-hub, keras-tuner, ...): slow.
+PAGES = [pytest.param("docs/using_keras_sam_with.md", marks=pytest.mark.slow), "docs/flatness.md"]
 
 
 def python_blocks(page):

@@ -26,7 +26,7 @@ import pytest
 from tests import models, reference, switching
 from tests import multi_worker_check as worker
 
-pytestmark = pytest.mark.tensorflow_only
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "multi_worker_check.py")

@@ -54,6 +54,7 @@ def test_benchmark_summarizes_erm_and_each_variant_over_seeds(tiny):
     assert sam["vs_sam"]["differences"] == [0.0, 0.0] and erm["vs_erm"]["mean"] == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.benchmark_run
 def test_tune_chooses_on_the_validation_split_and_trains_the_choice(tiny, tmp_path):
     """Each grid point is trained on the training data minus the split; the

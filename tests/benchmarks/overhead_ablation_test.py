@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.tensorflow_only  # counts TensorFlow graph ops
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]  # counts TF graph ops
 
 ROOT = pathlib.Path(__file__).parents[2]
 

@@ -34,6 +34,7 @@ def test_help_exits_cleanly(capsys):
     assert "--data-dir" in out and "--model" in out
 
 
+@pytest.mark.slow
 def test_trains_transformer_one_epoch_with_ga_sam_on_mock_imdb(tmp_path, capsys):
     module = load_example("text_ga_sam")
     out = check_result(run_on_mock(module, tmp_path), capsys)
