@@ -20,6 +20,7 @@ by hand.
 import dataclasses
 
 from keras_sam.bench import statistics
+from keras_sam.bench.summary import method_label
 
 MARGIN = 1.0  # accuracy points a method may lose and still be "about as good"
 
@@ -148,12 +149,6 @@ def evaluate_all(results_by_task):
     return [evaluate(c, results_by_task[c.task]) for c in CLAIMS if c.task in results_by_task]
 
 
-def _label(identifier):
-    from keras_sam.bench.summary import method_label
-
-    return method_label(identifier)
-
-
 def format_table(rows):
     """The claims table (Markdown)."""
     lines = [
@@ -161,7 +156,7 @@ def format_table(rows):
         "|---|---|---|---:|---|---|",
     ]
     for row in rows:
-        measured = f"{_label(row['method'])} − {_label(row['baseline'])} ({row['task']})"
+        measured = f"{method_label(row['method'])} − {method_label(row['baseline'])} ({row['task']})"
         if row["chosen"]:
             params = ", ".join(f"{k}={v:g}" for k, v in sorted(row["chosen"].items()))
             measured += f"; {params}"

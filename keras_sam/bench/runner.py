@@ -216,13 +216,16 @@ def run_benchmark(config, dataset, store=None, progress=True, tune=False, tune_s
                                flatness_measures=flatness_measures)
             return store.run(key, fit)
 
+        # One validation split per tuning seed, shared by every grid point.
+        splits = {
+            seed: tuning.validation_split(dataset, _noisy_labels(config, dataset, seed), seed)
+            for seed in (tune_seeds if tune else ())
+        }
         for method in methods[1:] if tune else ():
             results = {}
             for params in tuning.grid(method):
                 records = []
-                for seed in tune_seeds:
-                    data, y = tuning.validation_split(
-                        dataset, _noisy_labels(config, dataset, seed), seed)
+                for seed, (data, y) in splits.items():
                     records.append(train(
                         tuning.trial_key(method, params, seed),
                         f"tune {method_label(method)} {tuning.describe(params)} seed {seed}",
