@@ -20,6 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from keras_sam.bench import render, render_step_time  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -40,47 +43,9 @@ def run_backend(backend, argv, stem):
         return json.load(f)
 
 
-def _fmt(value, digits=2):
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def markdown(results, argv):
     """The side-by-side report of `{backend: result or error line}`."""
-    ok = {b: r for b, r in results.items() if isinstance(r, dict)}
-    lines = [f"Arguments to step_time.py: `{' '.join(argv) or '(defaults)'}`", ""]
-    for backend, result in results.items():
-        if not isinstance(result, dict):
-            lines.append(f"- {backend}: {result}")
-            continue
-        m = result["machine"]
-        lines.append(f"- {backend} {m['backend_version']} (Keras {m['keras']}) on "
-                     f"{', '.join(m['gpus']) or m['cpu']}; wall time "
-                     f"{result['wall_seconds']} s; memory: {result['memory']}")
-    rows = {}
-    for backend, result in ok.items():
-        for r in result["results"]:
-            rows.setdefault((r["model"], r["jit"]), {}).setdefault(
-                r["method"], {})[backend] = r
-    names = list(ok)
-    for (model, jit), methods in rows.items():
-        lines += ["", f"### {model}, jit {'on' if jit else 'off'}", "",
-                  "| method | " + " | ".join(f"{b} ms/step | {b} ×ERM" for b in names)
-                  + " |", "|---|" + "---:|---:|" * len(names)]
-        for method, by_backend in methods.items():
-            cells = []
-            for b in names:
-                r = by_backend.get(b)
-                cells += ([_fmt(r["median_ms"]), _fmt(r["ratio_erm"])] if r
-                          else ["–", "–"])
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", "### SAMModel SAM / hand-written floor", "",
-              "| model | jit | " + " | ".join(names) + " |",
-              "|---|---|" + "---:|" * len(names)]
-    for (model, jit), methods in rows.items():
-        sam = methods.get("sam", {})
-        lines.append(f"| {model} | {'on' if jit else 'off'} | " + " | ".join(
-            _fmt(sam[b]["ratio_floor"]) if b in sam else "–" for b in names) + " |")
-    return "\n".join(lines) + "\n"
+    return render_step_time.backends(results, argv)
 
 
 def main(argv=None):
@@ -99,7 +64,10 @@ def main(argv=None):
     text = markdown(results, rest)
     print(text)
     if args.output:
-        with open(os.path.splitext(args.output)[0] + ".md", "w") as f:
+        stem = os.path.splitext(args.output)[0]
+        with open(stem + ".md", "w") as f:
+            if all(isinstance(r, dict) for r in results.values()):
+                text = render.marked([f"{stem}_{b}.json" for b in results], text)
             f.write(text)
     return results
 

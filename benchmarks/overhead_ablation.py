@@ -37,6 +37,7 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.python.eager import context  # noqa: E402
 
 from keras_sam.backend import common  # noqa: E402
+from keras_sam.bench import render, render_step_time  # noqa: E402
 from keras_sam.backend import tensorflow as tf_backend  # noqa: E402
 import step_time  # noqa: E402
 import step_time_measure as measure  # noqa: E402
@@ -130,7 +131,7 @@ def main(argv=None):
         })
     lines = [
         f"Command: `python benchmarks/overhead_ablation.py {' '.join(argv or sys.argv[1:])}`  ",
-        f"Model {args.model}, jit_compile=False, batch {batch}, {args.steps - 1} "
+        f"Model {models.MODELS[args.model]['label']}, jit_compile=False, batch {batch}, {args.steps - 1} "
         f"timed steps × {args.repeats} rounds; load average before "
         f"{load_before}, after {measure.load_average()}.",
         "",
@@ -145,9 +146,13 @@ def main(argv=None):
     print(text)
     if args.output:
         with open(args.output + ".md", "w") as f:
-            f.write(text)
+            f.write(render.marked(args.output + ".json", render_step_time.ablation(
+                {"model_label": models.MODELS[args.model]["label"], "rows": rows})))
         with open(args.output + ".json", "w") as f:
-            json.dump({"machine": measure.machine(), "rows": rows}, f, indent=1)
+            json.dump({"command": lines[0][len("Command: `"):-3],
+                       "model": args.model,
+                       "model_label": models.MODELS[args.model]["label"],
+                       "machine": measure.machine(), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

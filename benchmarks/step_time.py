@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 
 import keras_sam  # noqa: E402
+from keras_sam.bench import render, render_step_time  # noqa: E402
 import step_time_measure as measure  # noqa: E402
 import step_time_memory as peak_memory  # noqa: E402
 import step_time_models as models  # noqa: E402
@@ -201,6 +202,7 @@ def _row(model_name, jit, method, built, rounds, batch, timed_steps):
     inner = model.model if variant is not None else getattr(model, "inner", model)
     return {
         "model": model_name,
+        "model_label": models.MODELS[model_name]["label"],
         "jit": jit,
         "method": method,
         "label": type(variant).__name__ if variant is not None else method,
@@ -299,16 +301,7 @@ def main(argv=None):
         "targets": checks,
         "results": rows,
     }
-    info = result["machine"]
-    header = [
-        f"Command: `{result['command']}`  ",
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPU cores, GPUs: "
-        f"{', '.join(info['gpus']) or 'none'}; backend {info['backend']} "
-        f"{info['backend_version']}, Keras {info['keras']}  ",
-        f"Load average (1/5/15 min) before: {load_before}, after: "
-        f"{result['load_average_after']}; wall time {result['wall_seconds']} s  ",
-        f"Memory: {result['memory']}.",
-    ]
+    header = render_step_time.header(result)
     text = report.markdown(rows, checks, header)
     print(text)
     return _write(args, result, text, log)
@@ -320,7 +313,7 @@ def _write(args, result, text, log):
         os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
         if text is not None:
             with open(stem + ".md", "w") as f:
-                f.write(text)
+                f.write(render.marked(stem + ".json", text))
         with open(stem + ".json", "w") as f:
             json.dump(result, f, indent=1)
             f.write("\n")

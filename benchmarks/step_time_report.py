@@ -5,13 +5,14 @@ A result row is a dict with `model`, `jit`, `method`, `median_ms`,
 their median `ratio_erm`, `ratio_floor` (the same against the hand-written
 floor), `sam_fractions` (per round) and their mean `sam_fraction`, `passes`
 (predicted passes per step, None when unknown), `predicted_ratio`,
-`peak_mb` and `peak_delta_mb`.
+`peak_mb` and `peak_delta_mb`, and `model_label`, the model's name in the
+docs. The Markdown (`markdown`) is keras_sam.bench.render_step_time's, which
+also renders the committed results files into the docs.
 """
 
 import statistics
 
-ERM, FLOOR = "erm", "floor"
-LABELS = {ERM: "ERM (keras.Model)", FLOOR: "floor (hand-written SAM)"}
+from keras_sam.bench.render_step_time import ERM, FLOOR, LABELS, markdown  # noqa: F401
 
 
 def predicted_passes(method, variant, sam_fraction):
@@ -56,10 +57,11 @@ def targets(rows):
     for row in rows:
         groups.setdefault((row["model"], row["jit"]), {})[row["method"]] = row
     for (model, jit), by_method in groups.items():
-        where = f"{model}, jit {'on' if jit else 'off'}"
+        label = next(iter(by_method.values())).get("model_label") or model
+        where = f"{label}, jit {'on' if jit else 'off'}"
         sam = by_method.get("sam")
         if sam and model == "cnn" and not jit:
-            checks.append(_check("SAM/ERM <= 2.0 (CNN, jit off)", where,
+            checks.append(_check("SAM/ERM <= 2.0", where,
                                  sam["ratio_erm"], 2.0))
         if sam and sam.get("ratio_floor") is not None:
             checks.append(_check("SAMModel SAM / floor <= 1.03", where,
@@ -82,57 +84,3 @@ def targets(rows):
 def _check(name, where, value, limit):
     return {"target": name, "where": where, "value": round(value, 3),
             "limit": round(limit, 3), "pass": bool(value <= limit)}
-
-
-def _noise_line(group):
-    """How much ERM's own time moved between rounds: the load on the machine."""
-    erm = next((r for r in group if r["method"] == ERM), None)
-    if erm is None or not erm.get("times_ms"):
-        return ""
-    low, high = min(erm["times_ms"]), max(erm["times_ms"])
-    return (f"ERM per round: {low:.2f}–{high:.2f} ms/step "
-            f"(max/min {high / low:.2f}: the noise of this group).")
-
-
-def _fmt(value, digits=2, suffix=""):
-    return "–" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def markdown(rows, checks, header_lines):
-    """The report: a header, the targets, then one table per model and jit."""
-    lines = list(header_lines) + ["", "### Targets (keras_sam's step-time goals)", "",
-                                  "| target | where | measured | limit | result |",
-                                  "|---|---|---:|---:|---|"]
-    for c in checks:
-        verdict = "pass" if c["pass"] else "**FAIL**"
-        lines.append(f"| {c['target']} | {c['where']} | {c['value']:.3f} | "
-                     f"{c['limit']:.3f} | {verdict} |")
-    groups = {}
-    for row in rows:
-        groups.setdefault((row["model"], row["jit"]), []).append(row)
-    for (model, jit), group in groups.items():
-        first = group[0]
-        lines += [
-            "",
-            f"### {model}, jit_compile={'True' if jit else 'False'} "
-            f"(batch {first['batch_size']}, {first['parameters']:,} weights, "
-            f"{first['timed_steps']} timed steps × {len(first['times_ms'])} rounds)",
-            "",
-            _noise_line(group),
-            "",
-            "| method | median ms/step | ×ERM | ×floor | predicted passes "
-            "| predicted ×ERM | measured/predicted | sam_fraction "
-            "| peak MB | Δpeak vs ERM MB |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in group:
-            predicted = r.get("predicted_ratio")
-            excess = None if predicted is None else r["ratio_erm"] / predicted
-            lines.append(
-                f"| {LABELS.get(r['method'], r['label'])} | {r['median_ms']:.2f} | "
-                f"{r['ratio_erm']:.2f} | {_fmt(r.get('ratio_floor'))} | "
-                f"{_fmt(r['passes'])} | {_fmt(predicted)} | {_fmt(excess)} | "
-                f"{_fmt(r['sam_fraction'])} | {_fmt(r['peak_mb'], 1)} | "
-                f"{_fmt(r['peak_delta_mb'], 1)} |"
-            )
-    return "\n".join(lines) + "\n"

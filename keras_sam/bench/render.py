@@ -11,6 +11,16 @@ file (a benchmark's `results.json` gives its results table, a
 `claims.json` the claims table), so a doc cannot quote numbers its results
 files do not hold. `--check` changes nothing and exits 1 when a block is
 out of date (the test suite runs the same check).
+
+Step-time results files (benchmarks/step_time.py, backends.py,
+overhead_ablation.py) name a view after `#`, and several files are joined
+by `,`:
+
+    <!-- rendered from docs/benchmarks/step_time.json#summary -->
+    <!-- rendered from docs/benchmarks/a.json,docs/benchmarks/b.json#floor -->
+
+(views: keras_sam/bench/render_step_time.py; a step_time.json without a
+view renders its whole report, an overhead_ablation.json its table.)
 """
 
 import argparse
@@ -27,17 +37,41 @@ BLOCK = re.compile(
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def table_for(path, root=ROOT):
-    """The Markdown table a results file renders to."""
-    from keras_sam.bench import claims, report
-
+def _load(path, root):
     with open(os.path.join(root, path)) as f:
-        results = json.load(f)
-    if os.path.basename(path) == "claims.json":
-        return claims.format_table(results["claims"])
-    if os.path.basename(path) == "results.json":
-        return report.format_table(results["summary"])
-    raise ValueError(f"cannot render {path!r}: expected a results.json or claims.json")
+        return json.load(f)
+
+
+def table_for(spec, root=ROOT):
+    """The Markdown a results file (`PATH`, `PATH#VIEW`, `P1,P2#VIEW`) renders to."""
+    from keras_sam.bench import claims, render_step_time, report
+
+    paths, _, view = spec.partition("#")
+    paths = paths.split(",")
+    if len(paths) == 1 and os.path.basename(paths[0]) == "claims.json" and not view:
+        return claims.format_table(_load(paths[0], root)["claims"])
+    if len(paths) == 1 and os.path.basename(paths[0]) == "results.json" and not view:
+        return report.format_table(_load(paths[0], root)["summary"])
+    results = {os.path.splitext(os.path.basename(p))[0]: _load(p, root) for p in paths}
+    if not view:
+        first = next(iter(results.values()))
+        view = ("ablation" if "rows" in first else
+                "report" if len(paths) == 1 else "backends")
+    return render_step_time.render(results, view)
+
+
+def marked(paths, text, root=ROOT):
+    """`text` (a page a benchmark writes) marked as rendered from `paths`.
+
+    `paths`: one results file or a list of them. Unmarked where one lies
+    outside the repository: `--check` only reads the repository's files.
+    """
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    relative = [os.path.relpath(os.path.abspath(p), root) for p in paths]
+    if any(r.startswith("..") for r in relative):
+        return text
+    return (f"<!-- rendered from {','.join(relative)} -->\n{text.rstrip()}\n"
+            "<!-- end rendered -->\n")
 
 
 def render_text(text, root=ROOT):
