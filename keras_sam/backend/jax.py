@@ -90,6 +90,7 @@ def minimize(spec):
     weights = _values(variables)
     step = ops.convert_to_tensor(optimizer.iterations)
     learning_rate = ops.convert_to_tensor(optimizer.learning_rate)
+    variant.update_hyperparameters(step, learning_rate, optimizer)
     unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
     # Pass 1: clean; what it assigns (BatchNorm statistics, seeds) is kept.

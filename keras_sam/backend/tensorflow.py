@@ -180,6 +180,7 @@ def minimize(spec):
     variant_state = [tf.identity(v.value) for v in variant.state_variables()]
     step = tf.identity(tf.convert_to_tensor(optimizer.iterations))
     learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
+    variant.update_hyperparameters(step, learning_rate, optimizer)
 
     # Pass 1: clean, stateful (BatchNorm statistics and seeds advance here).
     with tf.GradientTape() as tape:

@@ -68,6 +68,7 @@ def minimize(spec):
         variant_state = [v.value.clone() for v in variant.state_variables()]
         step = ops.convert_to_tensor(optimizer.iterations).clone()
         learning_rate = ops.convert_to_tensor(optimizer.learning_rate).clone()
+        variant.update_hyperparameters(step, learning_rate, optimizer)
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
     with torch.enable_grad():

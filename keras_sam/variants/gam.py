@@ -31,10 +31,13 @@ class GAM(Variant):
 
     Args:
         rho: float > 0, radius of the ascent on the gradient norm (code:
-            `grad_norm_rho`, 0.2 on every CIFAR setting of the release).
+            `grad_norm_rho`, 0.2 on every CIFAR setting of the release), or
+            a schedule of it.
         rho_prime: float > 0, radius of the SAM-style ascents (code:
             `grad_rho`; 0.03 for CIFAR-10 ResNets). Held in a variable, like
-            `rho`, so that a callback can schedule it.
+            `rho`, so that a callback can set it; or a schedule, as `rho`
+            (`keras_sam.schedules`; the released code scales both radii
+            with the learning rate: `FollowLearningRate`).
         alpha: float in [0, 1], weight of the SAM gradient `g1` in `h+`
             (code: `grad_beta_1`; 0.1 for CIFAR-10 ResNets).
         beta: float in [0, 1], weight of `g2` in `h-` through `1 - beta`
@@ -63,7 +66,6 @@ class GAM(Variant):
     def __init__(self, rho=0.2, rho_prime=0.03, alpha=0.1, beta=0.1,
                  gamma=0.05, epsilon=1e-12, h_minus="code", **kwargs):
         super().__init__(rho=rho, epsilon=epsilon, **kwargs)
-        check_range("rho_prime", rho_prime, low=0.0)
         self.alpha = float(check_range(
             "alpha", alpha, low=0.0, high=1.0, low_open=False, high_open=False
         ))
@@ -77,7 +79,6 @@ class GAM(Variant):
                 f"Received: h_minus={h_minus!r}"
             )
         self.h_minus = h_minus
-        self._initial_rho_prime = float(rho_prime)
         self.rho_prime = self.hyperparameter(
             "rho_prime", rho_prime,
             check=lambda value: check_range("rho_prime", value, low=0.0),
@@ -110,8 +111,8 @@ class GAM(Variant):
     def get_config(self):
         return {
             **super().get_config(),
-            # The constructor's value; a scheduled one is saved with weights.
-            "rho_prime": self._initial_rho_prime,
+            # The constructor's value (a float or a serialized schedule).
+            "rho_prime": self.hyperparameter_config("rho_prime"),
             "alpha": self.alpha,
             "beta": self.beta,
             "gamma": self.gamma,

@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_sam import backend
 from keras_sam import custom_step
+from keras_sam import schedules
 
 _REGISTRY = {}
 
@@ -22,6 +23,12 @@ def check_range(name, value, low=None, high=None, low_open=True, high_open=True)
     `low`/`high` are optional; `low_open`/`high_open` choose strict (`<`) or
     inclusive (`<=`) bounds.
     """
+    if schedules.is_schedule(value):
+        raise ValueError(
+            f"Argument `{name}` takes a number, not a schedule (only the "
+            "radii, e.g. `rho`, take a schedule, in a constructor). "
+            f"Received: {name}={value!r}"
+        )
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
             f"Argument `{name}` must be a number. Received: {name}={value!r}"
@@ -76,14 +83,20 @@ class Variant(keras.layers.Layer):
     outside the base optimizer). All math is `keras.ops` on lists of tensors.
 
     `rho` lives in a non-trainable variable, so a callback can change it
-    during training without retracing.
+    during training without retracing; or it follows a schedule.
 
     Args:
-        rho: float > 0, radius of the perturbation.
+        rho: float > 0, radius of the perturbation, or a schedule of it (a
+            `keras.optimizers.schedules.LearningRateSchedule`, e.g.
+            `CosineDecay(0.05, 1000)`, or a `keras_sam.schedules.RhoSchedule`
+            such as `FollowLearningRate`), evaluated in each step.
         epsilon: float >= 0 added to norms in denominators.
     """
 
     identifier = None
+    # True for a variant that reads the loss of each sample: the first pass
+    # then records them for `gradient_fn.sample_losses()` (ESAM).
+    needs_sample_losses = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -94,13 +107,13 @@ class Variant(keras.layers.Layer):
         kwargs.setdefault("name", self.identifier)
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        check_range("rho", rho, low=0.0)
+        check_rho = lambda value: check_range("rho", value, low=0.0)
+        rho = schedules.deserialize(rho)
+        if not schedules.is_schedule(rho):
+            check_rho(rho)
         check_range("epsilon", epsilon, low=0.0, low_open=False)
         self.epsilon = float(epsilon)
-        self._initial_rho = float(rho)
-        self.rho = self.hyperparameter(
-            "rho", rho, check=lambda value: check_range("rho", value, low=0.0)
-        )
+        self.rho = self.hyperparameter("rho", rho, check=check_rho)
 
     def __setattr__(self, name, value):
         # `variant.rho = 0.1` sets the variable the compiled step reads, as
@@ -110,6 +123,14 @@ class Variant(keras.layers.Layer):
         if name in checks and isinstance(current, keras.Variable) and not (
             isinstance(value, keras.Variable)
         ):
+            if name in self.__dict__.get("_schedules", {}):
+                raise TypeError(
+                    f"`{name}` of {type(self).__name__} follows a schedule "
+                    "(given to its constructor), which sets it in every "
+                    "step, so it is not settable. To set it from a callback, "
+                    f"construct the variant with a float `{name}`. Received: "
+                    f"{name}={value!r}"
+                )
             current.assign(float(checks[name](value)))
             return
         super().__setattr__(name, value)
@@ -118,22 +139,64 @@ class Variant(keras.layers.Layer):
         """A scalar variable a callback may change without retracing.
 
         Not part of `state_variables()`: a skipped step leaves it alone.
-        Setting the attribute it is stored under to a number assigns the
-        variable; `check(value)` validates that number (default: finite).
+        Setting the attribute it is stored under (`name`) to a number
+        assigns the variable; `check(value)` validates that number (default:
+        finite). `value` may be a schedule (see `keras_sam.schedules`, or
+        its serialized config): then each step sets the variable to the
+        schedule's value before the variant runs
+        (`update_hyperparameters`), the attribute is not settable, and
+        `hyperparameter_config(name)` serializes the schedule. Before the
+        first step the variable holds a plain schedule's value at step 0
+        (0.0 for a `RhoSchedule`, which needs the learning rate).
         """
         checks = dict(self.__dict__.get("_hyperparameter_checks", {}))
         checks[name] = check or (lambda v: check_range(name, v))
         self.__dict__["_hyperparameter_checks"] = checks
+        value = schedules.deserialize(value)
+        configs = dict(self.__dict__.get("_hyperparameter_configs", {}))
+        self.__dict__["_hyperparameter_configs"] = configs
+        if schedules.is_schedule(value):
+            configs[name] = value
+            initial = 0.0 if isinstance(value, schedules.RhoSchedule) else (
+                float(ops.convert_to_numpy(value(0)))
+            )
+        else:
+            initial = configs[name] = float(checks[name](value))
         variable = self.add_weight(
             shape=(),
-            initializer=keras.initializers.Constant(float(value)),
+            initializer=keras.initializers.Constant(initial),
             trainable=False,
             name=name,
             aggregation="only_first_replica",
         )
         ids = getattr(self, "_hyperparameter_ids", frozenset())
         self._hyperparameter_ids = ids | {id(variable)}
+        if schedules.is_schedule(value):
+            scheduled = dict(self.__dict__.get("_schedules", {}))
+            scheduled[name] = (value, variable)
+            self.__dict__["_schedules"] = scheduled
         return variable
+
+    def hyperparameter_config(self, name):
+        """The constructor's value of `name` for `get_config`: the float, or
+        the schedule serialized (`keras.saving.serialize_keras_object`)."""
+        value = self._hyperparameter_configs[name]
+        if schedules.is_schedule(value):
+            return keras.saving.serialize_keras_object(value)
+        return value
+
+    def update_hyperparameters(self, step, learning_rate=None, optimizer=None):
+        """Sets each scheduled hyperparameter to its schedule's value.
+
+        Every backend's step calls it before `compute_gradients`, with the
+        optimizer's iteration count, its learning rate for this step and the
+        optimizer (whose rate at step 0 a `RhoSchedule` may read). Does
+        nothing for a variant without schedules.
+        """
+        for schedule, variable in self.__dict__.get("_schedules", {}).values():
+            variable.assign(
+                schedules.evaluate(schedule, step, learning_rate, optimizer)
+            )
 
     # -- state --------------------------------------------------------------
 
@@ -181,6 +244,17 @@ class Variant(keras.layers.Layer):
     def fallback_gradients(self, gradients, variables):
         del variables
         return gradients
+
+    def first_pass_offsets(self, variables):
+        """Offsets at which the step's first pass runs, or `None` (at `w`).
+
+        A variant whose only pass is at a perturbed point (MSAM) returns
+        them: the first pass then runs at `w + offsets`, its loss, metrics
+        and BatchNorm update are the step's, and `gradients` are taken
+        there. Computed from the variant's state before the pass.
+        """
+        del variables
+        return None
 
     def should_perturb(self, gradients, step):
         """Asks `self.policy` (a `keras_sam.policies.Policy`) if there is one."""
@@ -300,9 +374,10 @@ class Variant(keras.layers.Layer):
     # -- serialization ------------------------------------------------------
 
     def get_config(self):
-        # The constructor's rho; a scheduled value is saved with the weights.
+        # The constructor's rho (a float or a serialized schedule); a value a
+        # callback set is saved with the weights.
         return {
-            "rho": self._initial_rho,
+            "rho": self.hyperparameter_config("rho"),
             "epsilon": self.epsilon,
         }
 
