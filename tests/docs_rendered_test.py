@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 from keras_sam.bench import claims, render, report
 
@@ -48,3 +49,78 @@ def test_committed_tables_match_their_json():
                 assert f.read().strip() == claims.format_table(rows), dirpath
             checked += 1
     assert checked >= 2
+
+
+STEP_TIME = os.path.join("docs", "benchmarks", "step_time_sam.json")
+
+
+def _step_time_root(tmp_path, rows=None):
+    """A repository with README.md rendering a copy of a committed step-time run."""
+    with open(os.path.join(ROOT, STEP_TIME)) as f:
+        result = json.load(f)
+    if rows is not None:
+        result["results"] = rows(result["results"])
+    (tmp_path / "docs" / "benchmarks").mkdir(parents=True)
+    (tmp_path / STEP_TIME).write_text(json.dumps(result))
+    text = "".join(f"<!-- rendered from {STEP_TIME}{view} -->\n<!-- end rendered -->\n"
+                   for view in ("", "#summary", "#targets"))
+    (tmp_path / "README.md").write_text(render.render_text(text, str(tmp_path)))
+    return result
+
+
+def test_a_hand_edited_step_time_number_is_noticed(tmp_path):
+    result = _step_time_root(tmp_path)
+    assert render.stale(str(tmp_path)) == []
+    readme = (tmp_path / "README.md").read_text()
+    sam = next(r for r in result["results"] if r["method"] == "sam")
+    ratio = f"| {sam['ratio_erm']:.2f} |"
+    assert ratio in readme
+    (tmp_path / "README.md").write_text(readme.replace(ratio, "| 1.27 |", 1))
+    assert render.stale(str(tmp_path)) == ["README.md"]
+
+
+def test_a_new_variant_renders_without_listing_it(tmp_path):
+    """Rows of a variant the renderer has never seen render from the file alone."""
+    def add_variant(rows):
+        new = [dict(r, method="friendly_sam", label="FriendlySAM", ratio_erm=1.234)
+               for r in rows if r["method"] == "sam"]
+        return rows + new
+    _step_time_root(tmp_path, add_variant)
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.count("| FriendlySAM | ") == 7  # a report row per group, a summary row
+    assert "| FriendlySAM | 1.23 | 1.23 | 1.23 | 1.23 | 1.23 | 1.23 |" in readme
+
+
+# A step-time ratio ("1.50×", "~10×") or a time per step ("6.4 ms/step"),
+# but not a shape ("32×32", "10 timed steps × 12 rounds").
+HAND_WRITTEN = re.compile(r"\d(?:\.\d+)?\s?×(?!\s?\d)|\d(?:\.\d+)?\s?ms(?:/| per )step")
+# Pages other engineers own, still quoting a ratio; to be reworded (issue #16).
+PENDING = {os.path.join("docs", "design.md")}
+
+
+def hand_written_step_times(root=ROOT):
+    """`path:line: text` of every step-time number outside a rendered block."""
+    found = []
+    for path in render.documents(root):
+        relative = os.path.relpath(path, root)
+        with open(path) as f:
+            text = render.BLOCK.sub(lambda m: "\n" * m[0].count("\n"), f.read())
+        for number, line in enumerate(text.splitlines(), 1):
+            if HAND_WRITTEN.search(line) and relative not in PENDING:
+                found.append(f"{relative}:{number}: {line.strip()}")
+    return found
+
+
+def test_no_step_time_number_is_written_by_hand():
+    """Every step-time ratio in the docs is rendered from a results file."""
+    assert hand_written_step_times() == []
+
+
+def test_the_scan_finds_a_hand_written_ratio(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(
+        "A 32×32 image.\n<!-- rendered from x.json -->\n| SAM | 1.50× |\n"
+        "<!-- end rendered -->\n")
+    (tmp_path / "docs" / "page.md").write_text("SAM costs 1.90× ERM, ERM 6.4 ms/step.\n")
+    assert hand_written_step_times(str(tmp_path)) == [
+        os.path.join("docs", "page.md") + ":1: SAM costs 1.90× ERM, ERM 6.4 ms/step."]
