@@ -7,9 +7,15 @@ strategy it all-reduces (mean) in replica context; on PyTorch, when
 all-reduces across the processes; otherwise, or on a backend whose
 gradients are already global (JAX), it returns its argument unchanged and
 adds no operation.
+
+`enable_multi_worker_fit` makes Keras's `fit` work under
+`tf.distribute.MultiWorkerMirroredStrategy` (a Keras bug, see
+`keras_sam/multi_worker.py`).
 """
 
 import keras
+
+from keras_sam.multi_worker import enable_multi_worker_fit  # noqa: F401
 
 
 def mean_over_replicas(values):

@@ -7,7 +7,9 @@ The worker fits `STEPS` steps of SAM, AE-SAM, AE-LookSAM, LookSAM and
 LookSAM with `sync_perturbation=True`, writes the initial and final trainable
 weights and its copy of LookSAM's cache to `OUTPUT_DIR/worker_<i>.npz`, then
 prints one JSON line with the branch decisions its replica took at each
-step (recorded inside the compiled step).
+step (recorded inside the compiled step). Keras's `fit` needs
+`keras_sam.distribution.enable_multi_worker_fit()` under this strategy; the
+worker records the error of a plain `fit` before calling it.
 tests/multi_worker_test.py starts two of these, compares the workers with
 each other and with the single-process formula.
 """
@@ -57,47 +59,6 @@ def dataset_fn(context):
     per_replica = context.get_per_replica_batch_size(BATCH)
     dataset = tf.data.Dataset.from_tensor_slices((x[rows], y[rows]))
     return dataset.batch(per_replica).repeat(2)
-
-
-def work_around_keras_multi_worker_bugs():
-    """Two fixes that Keras 3's `fit` needs under MWMS (keras-team/keras#20585).
-
-    Each breaks `fit` for any model, a plain `keras.Sequential` too:
-    1. `fit` builds the model from the first batch, which it reduces with
-       `strategy.reduce("MEAN", batch)`; the multi-worker strategy cannot
-       reduce a nested batch ("Attempt to convert a value (PerReplica...)
-       ... to a Tensor"). The batch only gives shapes: use the first local
-       replica's.
-    2. Each step's logs are reduced with `strategy.reduce("MEAN", v,
-       axis=0)`, which fails on scalar metrics ("Invalid reduction dimension
-       0 for input with 0 dimensions"): reduce them with `axis=None`.
-    Private Keras names, used in this test script only.
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    keras_reduce = trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean"):
-            return tf.nest.map_structure(
-                lambda v: strategy.reduce("MEAN", v, axis=None), values
-            )
-        return keras_reduce(values, strategy, reduction)
-
-    keras_build = trainer.TensorFlowTrainer._maybe_symbolic_build
-
-    def build(self, iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:
-                batch = next(batches)
-                break
-            data_batch = tf.nest.map_structure(
-                lambda v: STRATEGY.experimental_local_results(v)[0], batch
-            )
-        return keras_build(self, data_batch=data_batch)
-
-    trainer.reduce_per_replica = reduce_per_replica
-    trainer.TensorFlowTrainer._maybe_symbolic_build = build
 
 
 def plain_fit_error():
@@ -160,7 +121,7 @@ def main():
     arrays, report = {}, {"worker": task["index"]}
     report["replicas"] = STRATEGY.num_replicas_in_sync
     report["plain_fit_error"] = plain_fit_error()
-    work_around_keras_multi_worker_bugs()
+    keras_sam.distribution.enable_multi_worker_fit()  # keras-team/keras#20585
     for name in ("sam", "ae_sam", "ae_look_sam", "look_sam", "look_sam_sync"):
         with STRATEGY.scope():
             variant = make_variant(name.removesuffix("_sync"))
