@@ -5,6 +5,7 @@
 """
 
 import csv
+import fnmatch
 import importlib.util
 import json
 import os
@@ -159,8 +160,12 @@ def test_console_script_points_at_main():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "pyproject.toml"), "rb") as f:
-        project = tomllib.load(f)["project"]
+        pyproject = tomllib.load(f)
+    project = pyproject["project"]
     assert project["scripts"]["keras-sam"] == "keras_sam_cli:main"
+    # The entry point's package ships in the wheel with keras_sam.
+    found = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert any(fnmatch.fnmatchcase("keras_sam_cli", pattern) for pattern in found)
     # The core needs only keras and numpy; the benchmark's packages are an extra.
     assert sorted(d.split(">")[0] for d in project["dependencies"]) == ["keras", "numpy"]
     benchmark = project["optional-dependencies"]["benchmark"]
