@@ -51,8 +51,9 @@ class FollowLearningRate(RhoSchedule):
     `rho_t = rho_min + (rho_max - rho_min) * (lr_t - lr_min) /
     (lr_max - lr_min)`, with `lr_t` the optimizer's learning rate of step
     `t`: `rho_t = rho_max` when `lr_t = lr_max` and `rho_min` when
-    `lr_t = lr_min`. Where `lr_max = lr_min`, `rho_t = rho_max`. Not
-    clipped: a rate above `lr_max` gives a radius above `rho_max`.
+    `lr_t = lr_min`. Where `lr_max = lr_min`, `rho_t = rho_max`. Clipped only
+    at 0 (a rate far below `lr_min` would give a negative radius): a rate
+    above `lr_max` gives a radius above `rho_max`.
 
     Args:
         rho_max: float > 0, the radius at `lr_max`.
@@ -98,7 +99,8 @@ class FollowLearningRate(RhoSchedule):
         fraction = ops.where(
             span > 0.0, (lr - self.lr_min) / ops.where(span > 0.0, span, 1.0), 1.0
         )
-        return self.rho_min + (self.rho_max - self.rho_min) * fraction
+        rho = self.rho_min + (self.rho_max - self.rho_min) * fraction
+        return ops.maximum(rho, 0.0)
 
     def get_config(self):
         return {
