@@ -18,8 +18,9 @@ import pytest
 from tests import snippets
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# Runs every integration (keras-hub, keras-tuner, ...): minutes.
-SLOW = ["docs/using_keras_sam_with.md"]
+# The user guide runs every integration (keras-hub, keras-tuner, ...) and
+# flatness.md trains two models and runs power iterations: ~40 s.
+SLOW = ["docs/using_keras_sam_with.md", "docs/flatness.md"]
 
 
 def pages_with_code():
@@ -44,6 +45,7 @@ def run_pages(pages, tmp_path):
     return results
 
 
+@pytest.mark.tensorflow_only  # the pages run on TensorFlow whatever the backend
 def test_every_fast_page_runs(tmp_path):
     pages = [p for p in pages_with_code() if p not in SLOW]
     assert "README.md" in pages and len(pages) >= 10
@@ -51,10 +53,12 @@ def test_every_fast_page_runs(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("page", SLOW)
 def test_slow_page_runs(page, tmp_path):
-    pytest.importorskip("keras_hub")
-    pytest.importorskip("keras_tuner")
+    if page == "docs/using_keras_sam_with.md":
+        pytest.importorskip("keras_hub")
+        pytest.importorskip("keras_tuner")
     run_pages([page], tmp_path)
 
 
