@@ -70,6 +70,8 @@ def test_help_version_and_listings_import_no_backend():
     for name, *_ in arguments.DATASETS:
         assert re.search(rf"^{name}\s", datasets, re.MULTILINE)
     assert "--verbose" in benchmark_help and "keras-sam datasets" in benchmark_help
+    option_help = " ".join(benchmark_help.split("\n  --dataset DATASET", 1)[1].split()[:30])
+    assert all(name in option_help for name, *_ in arguments.DATASETS), option_help
 
 
 def test_a_missing_backend_is_one_line_exit_2_and_imports_no_backend():
@@ -115,10 +117,8 @@ def test_variants_table_matches_the_registry():
 
 def test_datasets_listing_and_dataset_option_share_one_table():
     assert bench_arguments.DATASETS is arguments.DATASETS
-    benchmark = keras_sam_cli.build_parser()._subparsers._group_actions[0].choices["benchmark"]
-    option = next(a for a in benchmark._actions if a.dest == "dataset")
-    assert option.default == arguments.DATASETS[0][0] == "mnist1d"
-    assert all(name in option.help for name, *_ in arguments.DATASETS)
+    parsed = keras_sam_cli.build_parser().parse_args(["benchmark"])
+    assert parsed.dataset == arguments.DATASETS[0][0] == "mnist1d"
     text = listing.datasets()
     for name, about, model, extra in arguments.DATASETS:
         assert re.search(rf"^{name}\s+{model}\s+pip install 'keras-sam\[{extra}\]'\s+{re.escape(about)}$",
