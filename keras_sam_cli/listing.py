@@ -10,10 +10,12 @@ from keras_sam_cli import arguments
 # (id, class name, constructor defaults) for each registered variant, by id.
 VARIANTS = (
     ("ae_look_sam", "AELookSAM", {"rho": 0.05, "delta": 0.9, "lambda_1": 0.0,
-                                  "lambda_2": 2.0, "alpha": 0.7, "epsilon": 1e-12}),
+                                  "lambda_2": 2.0, "alpha": 0.7, "epsilon": 1e-12,
+                                  "granularity": "global"}),
     ("ae_sam", "AESAM", {"rho": 0.05, "delta": 0.9, "lambda_1": -1.0, "lambda_2": 1.0,
                          "epsilon": 1e-12}),
-    ("asam", "ASAM", {"rho": 0.5, "eta": 0.01, "epsilon": 1e-12}),
+    ("asam", "ASAM", {"rho": 0.5, "eta": 0.01, "epsilon": 1e-12, "scale_biases": True,
+                      "variable_paths": None}),
     ("friendly_sam", "FriendlySAM", {"rho": 0.05, "sigma": 1.0, "decay": 0.9,
                                      "epsilon": 1e-12}),
     ("ga_sam", "GASAM", {"rho": 0.05, "beta": 0.99, "min_strength": 0.001,
@@ -21,8 +23,9 @@ VARIANTS = (
     ("gam", "GAM", {"rho": 0.2, "rho_prime": 0.03, "alpha": 0.1, "beta": 0.1,
                     "gamma": 0.05, "epsilon": 1e-12, "h_minus": "code"}),
     ("gsam", "GSAM", {"rho": 0.05, "alpha": 0.4, "epsilon": 1e-12}),
-    ("look_sam", "LookSAM", {"rho": 0.05, "k": 5, "alpha": 0.7, "epsilon": 1e-12}),
-    ("sam", "SAM", {"rho": 0.05, "epsilon": 1e-12}),
+    ("look_sam", "LookSAM", {"rho": 0.05, "k": 5, "alpha": 0.7, "epsilon": 1e-12,
+                             "granularity": "global"}),
+    ("sam", "SAM", {"rho": 0.05, "epsilon": 1e-12, "centralize": False}),
     ("wsam", "WSAM", {"rho": 0.05, "gamma": 0.9, "decoupled": True, "epsilon": 1e-12}),
 )
 

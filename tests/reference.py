@@ -186,3 +186,50 @@ def _loss_and_gradients(model, loss_fn, jit_compile):
 
         return step
     raise ValueError(f"No reference step for backend {backend!r}.")
+
+def centralized(gradients):
+    """Gradient centralization (Yong et al., ECCV 2020) in Keras's layout:
+    each array of rank > 1 minus its mean over all axes but the last."""
+    return [
+        g - np.mean(g, axis=tuple(range(g.ndim - 1)), keepdims=True)
+        if g.ndim > 1 else g
+        for g in gradients
+    ]
+
+
+def asam_offsets_unscaled_shifts(gradients, weights, paths, rho, eta,
+                                 epsilon=1e-12):
+    """ASAM with `T = 1` for biases and normalization `beta` (by path)."""
+    shift = [p.rsplit("/", 1)[-1].endswith(("bias", "beta")) for p in paths]
+    t = [np.ones_like(w) if s else np.abs(w) + eta for w, s in zip(weights, shift)]
+    scale = rho / (norm([ti * g for ti, g in zip(t, gradients)]) + epsilon)
+    return [ti * ti * g * scale for ti, g in zip(t, gradients)]
+
+
+class PerVariableReuseCache:
+    """LookSAM's cache with norms, dots and reuse scale per variable."""
+
+    def __init__(self, alpha, epsilon=1e-12):
+        self.alpha, self.epsilon = alpha, epsilon
+        self.cached = None
+
+    def refresh(self, clean, perturbed):
+        self.cached = [
+            p - np.sum(p * g, dtype=np.float64)
+            / (np.sum(g * g, dtype=np.float64) + self.epsilon) * g
+            for p, g in zip(perturbed, clean)
+        ]
+        return perturbed
+
+    def reuse(self, clean):
+        if self.cached is None:
+            return clean
+        return [
+            g + self._scale(g, v) * v for g, v in zip(clean, self.cached)
+        ]
+
+    def _scale(self, g, v):
+        if norm([v]) == 0:  # an empty cache adds nothing, even with eps = 0
+            return 0.0
+        return self.alpha * norm([g]) / (norm([v]) + self.epsilon)
+

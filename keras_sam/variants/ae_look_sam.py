@@ -3,7 +3,7 @@
 import keras
 
 from keras_sam.variants.ae_sam import AESAM
-from keras_sam.variants.gradient_reuse import GradientReuse
+from keras_sam.variants.gradient_reuse import GradientReuse, check_granularity
 from keras_sam.variants.variant import check_range
 
 
@@ -35,6 +35,9 @@ class AELookSAM(GradientReuse, AESAM):
             share at `k=5`.
         alpha: float >= 0, weight of the cached direction (0.7, LookSAM's).
         epsilon: float >= 0 added to norms.
+        granularity: `"global"` (default: norms and dots over all
+            variables together) or `"per_variable"` (each variable's own
+            norms, dot and reuse scale, as pytorch-optimizer's LookSAM).
 
     Example:
 
@@ -50,12 +53,16 @@ class AELookSAM(GradientReuse, AESAM):
     identifier = "ae_look_sam"
 
     def __init__(self, rho=0.05, delta=0.9, lambda_1=0.0, lambda_2=2.0,
-                 alpha=0.7, epsilon=1e-12, **kwargs):
+                 alpha=0.7, epsilon=1e-12, granularity="global", **kwargs):
         super().__init__(
             rho=rho, delta=delta, lambda_1=lambda_1, lambda_2=lambda_2,
             epsilon=epsilon, **kwargs,
         )
         self.alpha = float(check_range("alpha", alpha, low=0.0, low_open=False))
+        self.granularity = check_granularity(granularity)
 
     def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha}
+        return {
+            **super().get_config(), "alpha": self.alpha,
+            "granularity": self.granularity,
+        }

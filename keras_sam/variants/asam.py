@@ -3,7 +3,14 @@
 import keras
 from keras import ops
 
+from keras_sam.variants.sam import check_bool
 from keras_sam.variants.variant import Variant, check_range, global_norm
+
+
+def is_shift(path):
+    """True for a bias or a normalization's `beta` (by the variable's path)."""
+    name = str(path).rsplit("/", 1)[-1]
+    return name.endswith("bias") or name.endswith("beta")
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")
@@ -23,6 +30,16 @@ class ASAM(Variant):
             CIFAR-10, 1.0 for CIFAR-100).
         eta: float >= 0, added to `|w|` so that zero weights still move.
         epsilon: float >= 0 added to the norm.
+        scale_biases: bool (True). False gives `T = 1` (no `|w|`, no `eta`)
+            for biases and BatchNorm/LayerNorm `beta`, as the official ASAM
+            code, which scales only parameters named "weight" (kernels and
+            normalization `gamma`). The variables are told apart by their
+            paths (last part ending in "bias" or "beta"), given as
+            `variable_paths`.
+        variable_paths: with `scale_biases=False`, the paths of the
+            trainable variables the variant is built for, in order
+            (`[v.path for v in inner.trainable_variables]`); saved in the
+            config. Ignored otherwise.
 
     Example:
 
@@ -38,15 +55,45 @@ class ASAM(Variant):
 
     identifier = "asam"
 
-    def __init__(self, rho=0.5, eta=0.01, epsilon=1e-12, **kwargs):
+    def __init__(self, rho=0.5, eta=0.01, epsilon=1e-12, scale_biases=True,
+                 variable_paths=None, **kwargs):
         super().__init__(rho=rho, epsilon=epsilon, **kwargs)
         self.eta = float(check_range("eta", eta, low=0.0, low_open=False))
+        self.scale_biases = check_bool("scale_biases", scale_biases)
+        self.variable_paths = (
+            None if variable_paths is None else [str(p) for p in variable_paths]
+        )
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # Hooks see values, not variables (JAX): classify once, by path.
+        self.scaled = [True] * len(input_shape)
+        if self.scale_biases:
+            return
+        paths = self.variable_paths
+        if paths is None or len(paths) != len(input_shape):
+            raise ValueError(
+                "ASAM(scale_biases=False) needs the paths of the variables it "
+                "is built for: pass `variable_paths=[v.path for v in "
+                "model.trainable_variables]`. Received: "
+                f"variable_paths={paths!r} for {len(input_shape)} variables."
+            )
+        self.scaled = [not is_shift(path) for path in paths]
 
     def perturbation(self, gradients, variables):
-        scales = [ops.abs(ops.cast(w, "float32")) + self.eta for w in variables]
+        scales = [
+            ops.abs(ops.cast(w, "float32")) + self.eta if scaled else 1.0
+            for w, scaled in zip(variables, self.scaled)
+        ]
         scaled = [t * g for t, g in zip(scales, gradients)]
         factor = self.rho / (global_norm(scaled) + self.epsilon)
         return [t * s * factor for t, s in zip(scales, scaled)]
 
     def get_config(self):
-        return {**super().get_config(), "eta": self.eta}
+        config = {
+            **super().get_config(), "eta": self.eta,
+            "scale_biases": self.scale_biases,
+        }
+        if not self.scale_biases:
+            config["variable_paths"] = self.variable_paths
+        return config

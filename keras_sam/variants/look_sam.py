@@ -3,7 +3,7 @@
 import keras
 
 from keras_sam.policies.every_k import EveryK
-from keras_sam.variants.gradient_reuse import GradientReuse
+from keras_sam.variants.gradient_reuse import GradientReuse, check_granularity
 from keras_sam.variants.sam import SAM
 from keras_sam.variants.variant import check_range
 
@@ -33,6 +33,9 @@ class LookSAM(GradientReuse, SAM):
             best in the paper's ablation; `alpha=0` is SAM every k-th step
             and plain gradients in between).
         epsilon: float >= 0 added to norms.
+        granularity: `"global"` (default: norms and dots over all
+            variables together) or `"per_variable"` (each variable's own
+            norms, dot and reuse scale, as pytorch-optimizer's LookSAM).
 
     Example:
 
@@ -48,11 +51,16 @@ class LookSAM(GradientReuse, SAM):
 
     identifier = "look_sam"
 
-    def __init__(self, rho=0.05, k=5, alpha=0.7, epsilon=1e-12, **kwargs):
+    def __init__(self, rho=0.05, k=5, alpha=0.7, epsilon=1e-12,
+                 granularity="global", **kwargs):
         super().__init__(rho=rho, epsilon=epsilon, **kwargs)
         self.policy = EveryK(k, name="every_k")
         self.k = self.policy.k
         self.alpha = float(check_range("alpha", alpha, low=0.0, low_open=False))
+        self.granularity = check_granularity(granularity)
 
     def get_config(self):
-        return {**super().get_config(), "k": self.k, "alpha": self.alpha}
+        return {
+            **super().get_config(), "k": self.k, "alpha": self.alpha,
+            "granularity": self.granularity,
+        }

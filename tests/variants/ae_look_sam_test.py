@@ -83,5 +83,29 @@ def test_invalid_arguments(name, value):
 def test_ae_look_sam_registered_with_spec_defaults():
     assert variants.get("ae_look_sam").get_config() == {
         "rho": 0.05, "epsilon": 1e-12, "delta": 0.9, "lambda_1": 0.0,
-        "lambda_2": 2.0, "alpha": 0.7,
+        "lambda_2": 2.0, "alpha": 0.7, "granularity": "global",
     }
+
+
+def test_per_variable_granularity_matches_formula():
+    switch = switching.AdaptiveSwitch(**ARGUMENTS, total_steps=STEPS)
+    cache = reference.PerVariableReuseCache(alpha=0.7)
+    variant = variants.AELookSAM(
+        rho=0.1, alpha=0.7, granularity="per_variable", **ARGUMENTS
+    )
+    model, _ = golden.compare_with_reference(
+        variant, ae_look_sam_reference(0.1, switch, cache),
+        jit_compile=False, steps=STEPS,
+    )
+    assert True in switch.decisions and False in switch.decisions
+    reference.assert_weights_close(
+        [v.numpy() for v in model.variant.orthogonal_gradients], cache.cached,
+        tolerance=1e-4,
+    )
+
+
+def test_granularity_is_checked_and_saved():
+    with pytest.raises(ValueError, match="granularity"):
+        variants.AELookSAM(granularity="per_layer")
+    config = variants.AELookSAM(granularity="per_variable").get_config()
+    assert variants.AELookSAM.from_config(config).granularity == "per_variable"

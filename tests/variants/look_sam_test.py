@@ -81,4 +81,39 @@ def test_invalid_alpha(alpha):
 def test_look_sam_registered_with_spec_defaults():
     assert variants.get("look_sam").get_config() == {
         "rho": 0.05, "epsilon": 1e-12, "k": 5, "alpha": 0.7,
+        "granularity": "global",
     }
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_per_variable_granularity_matches_formula(jit_compile):
+    cache = reference.PerVariableReuseCache(alpha=0.7)
+    model, _ = golden.compare_with_reference(
+        variants.LookSAM(rho=0.1, k=2, alpha=0.7, granularity="per_variable"),
+        look_sam_reference(0.1, 2, 0.7, cache), jit_compile=jit_compile, steps=5,
+    )
+    reference.assert_weights_close(
+        [v.numpy() for v in model.variant.orthogonal_gradients], cache.cached,
+        tolerance=1e-4,
+    )
+
+
+def test_per_variable_granularity_is_not_global():
+    with pytest.raises(AssertionError, match="relative error"):
+        golden.compare_with_reference(
+            variants.LookSAM(rho=0.1, k=2, alpha=2.0, granularity="per_variable"),
+            look_sam_reference(0.1, 2, 2.0), jit_compile=False, steps=4,
+        )
+
+
+@pytest.mark.parametrize("granularity", ["layer", "Global", None])
+def test_invalid_granularity(granularity):
+    with pytest.raises(ValueError, match="granularity.*one of"):
+        variants.LookSAM(granularity=granularity)
+
+
+def test_granularity_config_round_trip():
+    variant = variants.LookSAM(granularity="per_variable")
+    config = variant.get_config()
+    assert config["granularity"] == "per_variable"
+    assert variants.LookSAM.from_config(config).get_config() == config

@@ -50,3 +50,42 @@ def test_sam_is_not_plain_gradient_descent():
 def test_invalid_rho(rho):
     with pytest.raises(ValueError, match="rho"):
         variants.SAM(rho=rho)
+
+
+def centralized_sam_reference(rho):
+    def gradients(ref, batch, step):
+        clean, state = ref.clean_gradients(batch)
+        offsets = reference.sam_offsets(reference.centralized(clean), rho)
+        return ref.gradients_at(batch, offsets, state)
+
+    return gradients
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_centralized_sam_matches_formula(jit_compile):
+    # GCSAM: the Dense kernels' gradients lose their per-output-unit means.
+    golden.compare_with_reference(
+        variants.SAM(rho=0.1, centralize=True), centralized_sam_reference(0.1),
+        jit_compile=jit_compile,
+    )
+
+
+def test_centralize_changes_the_direction():
+    with pytest.raises(AssertionError, match="relative error"):
+        golden.compare_with_reference(
+            variants.SAM(rho=0.5, centralize=True), sam_reference(0.5),
+            jit_compile=False,
+        )
+
+
+def test_centralize_config_round_trip():
+    assert variants.get("sam").get_config() == {"rho": 0.05, "epsilon": 1e-12}
+    config = variants.SAM(centralize=True).get_config()
+    assert config["centralize"] is True
+    assert variants.SAM.from_config(config).centralize is True
+
+
+@pytest.mark.parametrize("centralize", [1, "True", None])
+def test_invalid_centralize(centralize):
+    with pytest.raises(ValueError, match="centralize.*True or False"):
+        variants.SAM(centralize=centralize)
