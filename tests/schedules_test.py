@@ -16,6 +16,7 @@ import pytest
 
 import keras_sam
 from keras_sam import schedules, variants
+from tests import check_script
 
 EPOCHS = 6
 # XLA / jit where the backend compiles the step (not torch).
@@ -227,3 +228,12 @@ def test_scheduled_step_traces_once(monkeypatch):
     assert 1 <= first <= 2 and len(traces) == first
     expected = [_cosine(t, 0.1, 4) for t in range(1, 5)]
     np.testing.assert_allclose(history["perturbation_norm"], expected, rtol=1e-5)
+
+
+@pytest.mark.slow  # a TensorFlow process of its own: ~16 s
+@pytest.mark.tensorflow_only
+def test_schedule_under_mirrored_strategy():
+    report = check_script.report("schedules_distributed_check.py")
+    expected = [_piecewise(t) for t in range(5)]
+    np.testing.assert_allclose(report["perturbation_norm"], expected, rtol=1e-5)
+    np.testing.assert_allclose(report["rho_per_replica"], [0.05, 0.05], rtol=1e-6)
