@@ -42,7 +42,7 @@ class ReferenceModel:
             # A copy: JAX's fit donates the model's buffers to its step.
             target.assign(np.array(source.numpy()))
         self.loss_fn = loss_fn
-
+        self.jit_compile = jit_compile
         self._step = _loss_and_gradients(self.model, loss_fn, jit_compile)
 
     @property
@@ -187,6 +187,7 @@ def _loss_and_gradients(model, loss_fn, jit_compile):
         return step
     raise ValueError(f"No reference step for backend {backend!r}.")
 
+
 def centralized(gradients):
     """Gradient centralization (Yong et al., ECCV 2020) in Keras's layout:
     each array of rank > 1 minus its mean over all axes but the last."""
@@ -233,3 +234,48 @@ class PerVariableReuseCache:
             return 0.0
         return self.alpha * norm([g]) / (norm([v]) + self.epsilon)
 
+
+def stateful_gradients_at(ref, batch, offsets):
+    """A stateful pass at `w + offsets` (its state update kept); leaves `w`."""
+    weights = ref.weights
+    ref.set_weights([w + o for w, o in zip(weights, offsets)])
+    gradients = ref._step(*batch)
+    ref.set_weights(weights)
+    return gradients
+
+
+def sample_losses_at(ref, batch, offsets, state_before):
+    """Each sample's weighted loss at `w + offsets` from `state_before` (a
+    forward pass with the dropout masks of that state); leaves w and state."""
+    x, y, sample_weight = batch
+    weights, state_after = ref.weights, ref.state()
+    ref.set_weights([w + o for w, o in zip(weights, offsets)])
+    ref.set_state(state_before)
+    y_pred = _forward(ref)(x)
+    losses = keras.ops.convert_to_numpy(
+        keras.losses.sparse_categorical_crossentropy(y, y_pred, from_logits=True)
+    )
+    ref.set_weights(weights)
+    ref.set_state(state_after)
+    if sample_weight is not None:
+        losses = losses * np.asarray(sample_weight)
+    return losses
+
+
+def rows_of(batch, rows):
+    """The batch `(x, y, sample_weight)` restricted to `rows`."""
+    return tuple(None if t is None else np.asarray(t)[rows] for t in batch)
+
+
+def _forward(ref):
+    """`model(x, training=True)`, compiled as the reference's passes are
+    (TensorFlow's XLA draws other dropout masks than its eager kernels)."""
+    if keras.backend.backend() != "tensorflow":
+        return lambda x: ref.model(x, training=True)
+    if not hasattr(ref, "_compiled_forward"):
+        import tensorflow as tf
+
+        ref._compiled_forward = tf.function(
+            lambda x: ref.model(x, training=True), jit_compile=ref.jit_compile
+        )
+    return ref._compiled_forward

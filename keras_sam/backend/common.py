@@ -11,6 +11,8 @@ import warnings
 import keras
 from keras import ops
 
+from keras_sam.backend import batch
+
 # The step being traced, innermost last: `(variables, select)`. `variables`
 # are all the step may read or assign; `select` says how `cond` evaluates
 # (see `select` below).
@@ -34,12 +36,17 @@ class StepSpec:
             gradient under `tf.distribute` or `torch.distributed`.
         recorder: an object with `perturbation_norm_tracker` and
             `skipped_steps_tracker` (a `SAMModel`), or `None`.
+        batch_size: the rows of the batch when `loss_fn` also accepts
+            `loss_fn(rows=..., sample_scale=...)` (a pass on some rows of
+            the batch, per-sample weights multiplied by `sample_scale`), as
+            `SAMModel`'s does; `None` when it takes no arguments.
     """
 
     def __init__(self, variant, loss_fn, variables, state_variables, optimizer,
-                 sync_perturbation=False, recorder=None):
+                 sync_perturbation=False, recorder=None, batch_size=None):
         self.variant = variant
         self.loss_fn = loss_fn
+        self.batch_size = batch_size
         self._variables = variables
         self._state_variables = state_variables
         self.optimizer = optimizer
@@ -57,6 +64,13 @@ class StepSpec:
         trained = {id(v) for v in self.variables}
         return [v for v in self._state_variables() if id(v) not in trained]
 
+    def call_loss(self, rows=None, sample_scale=None):
+        """Runs `loss_fn` on the batch (or its `rows`): `(loss, aux)`."""
+        if rows is None and sample_scale is None:
+            return loss_and_aux(self.loss_fn())
+        batch.check_sample_aware(self)
+        return loss_and_aux(self.loss_fn(rows=rows, sample_scale=sample_scale))
+
 
 def sam_model_step(model, data, minimize, replicas=1):
     """`SAMModel`'s step: its inner model's loss, trained by `minimize`.
@@ -66,14 +80,17 @@ def sam_model_step(model, data, minimize, replicas=1):
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
 
-    def loss_fn():
-        y_pred = model.model(x, training=True)
+    def loss_fn(rows=None, sample_scale=None):
+        # Variants that look at single samples (ESAM) ask for some `rows`
+        # of the batch or for per-sample weights `sample_scale`.
+        x_, y_, weight = batch.rows_of(x, y, sample_weight, rows, sample_scale)
+        y_pred = model.model(x_, training=True)
         if not model.built:
             # TensorFlow defers building to the first trace: a subclassed
             # model has its weights now, so the variant can be built.
             model.build()
         loss = model._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            x=x_, y=y_, y_pred=y_pred, sample_weight=weight, training=True
         )
         return loss, y_pred
 
@@ -81,6 +98,7 @@ def sam_model_step(model, data, minimize, replicas=1):
         model.variant, loss_fn, lambda: model.trainable_variables,
         lambda: model.model.non_trainable_variables, model.optimizer,
         sync_perturbation=model.sync_perturbation, recorder=model,
+        batch_size=batch_size(x),
     )
     loss, y_pred, perturbed, _ = minimize(spec)
     # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its
@@ -157,15 +175,16 @@ def perturbed_mapping(spec, perturbed, state):
     return mapping + list(zip(spec.state_variables, state))
 
 
-def forward(spec, mapping):
+def forward(spec, mapping, rows=None, sample_scale=None):
     """A training pass of `spec.loss_fn` inside a `keras.StatelessScope`.
 
     Returns `(scaled_loss, loss, aux, scope)`. Nothing is written to a
     variable; the scope holds what the pass would have assigned. Losses from
     `add_loss` and weight regularizers are computed at the mapped values.
+    `rows`, `sample_scale`: as `StepSpec.call_loss`.
     """
     with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
-        loss, aux = loss_and_aux(spec.loss_fn())
+        loss, aux = spec.call_loss(rows, sample_scale)
         scaled_loss = spec.optimizer.scale_loss(loss)
     return scaled_loss, loss, aux, scope
 

@@ -23,6 +23,7 @@ import jax
 import keras
 from keras import ops
 
+from keras_sam.backend import batch
 from keras_sam.backend import common
 
 
@@ -55,25 +56,69 @@ def cond(pred, true_fn, false_fn):
     return outputs
 
 
-def _gradients(spec, weights, state, unscale):
+def _gradients(spec, weights, state, unscale, rows=None, probe=None):
     """Unscaled float32 gradients at `weights`, and the pass's aux outputs.
 
     The aux outputs are `(loss, aux, new values)`: what the pass assigned to
     each of the step's variables (BatchNorm statistics, seeds, metrics), or
-    its value before the pass.
+    its value before the pass. With a per-sample `probe`
+    (`keras_sam/backend/batch.py`) the gradients are `(weights', probe's)`.
     """
     step_variables = common.current_step()[0]
     current = _values(step_variables)
 
-    def scaled_loss(weights):
+    def scaled_loss(weights, probe):
         mapping = list(zip(step_variables, current))
         mapping += common.perturbed_mapping(spec, weights, state)
-        scaled, loss, aux, scope = common.forward(spec, mapping)
+        scaled, loss, aux, scope = common.forward(
+            spec, mapping, rows=rows, sample_scale=probe
+        )
         return scaled, (loss, aux, common.collect(scope, step_variables, current))
 
-    (_, aux), gradients = jax.value_and_grad(scaled_loss, has_aux=True)(weights)
+    argnums = 0 if probe is None else (0, 1)
+    (_, aux), gradients = jax.value_and_grad(
+        scaled_loss, argnums=argnums, has_aux=True
+    )(weights, probe)
+    probe_gradient = None
+    if probe is not None:
+        gradients, probe_gradient = gradients
     gradients = [ops.cast(g, "float32") * unscale for g in gradients]
+    if probe is not None:
+        return (gradients, probe_gradient), aux
     return gradients, aux
+
+
+class _Oracle:
+    """Gradients at `w + offsets` for the variant (see tensorflow.py)."""
+
+    def __init__(self, spec, weights, state, unscale, clean_losses):
+        self.spec, self.weights, self.state = spec, weights, state
+        self.unscale, self.clean_losses = unscale, clean_losses
+
+    def _perturbed(self, offsets):
+        return [w + ops.cast(o, w.dtype) for w, o in zip(self.weights, offsets)]
+
+    def __call__(self, offsets, rows=None):
+        common.record_perturbation(self.spec.recorder, offsets)
+        return _gradients(
+            self.spec, self._perturbed(offsets), self.state, self.unscale, rows
+        )[0]
+
+    def sample_losses(self, offsets=None):
+        """Each sample's loss at `w + offsets`, or the first pass's."""
+        if offsets is None:
+            return self.clean_losses
+        spec = self.spec
+        step_variables = common.current_step()[0]
+        current = _values(step_variables)
+        mapping = list(zip(step_variables, current))
+        mapping += common.perturbed_mapping(spec, self._perturbed(offsets), self.state)
+
+        def scaled_loss(probe):
+            return common.forward(spec, mapping, sample_scale=probe)[0]
+
+        gradient = jax.grad(scaled_loss)(batch.probe(spec))
+        return batch.sample_losses(gradient, spec.batch_size, self.unscale)
 
 
 def minimize(spec):
@@ -93,18 +138,27 @@ def minimize(spec):
     variant.update_hyperparameters(step, learning_rate, optimizer)
     unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
-    # Pass 1: clean; what it assigns (BatchNorm statistics, seeds) is kept.
-    gradients, (loss, aux, new_values) = _gradients(spec, weights, state, unscale)
+    # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
+    # (BatchNorm statistics, seeds) is kept.
+    offsets = variant.first_pass_offsets(variables)
+    first = weights
+    if offsets is not None:
+        common.record_perturbation(spec.recorder, offsets)
+        first = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
+    probe = batch.probe(spec) if variant.needs_sample_losses else None
+    gradients, (loss, aux, new_values) = _gradients(
+        spec, first, state, unscale, probe=probe
+    )
+    clean_losses = None
+    if probe is not None:
+        gradients, probe_gradient = gradients
+        clean_losses = batch.sample_losses(probe_gradient, spec.batch_size, unscale)
     trained = {id(v) for v in variables}
     for v, value in zip(common.current_step()[0], new_values):
         if id(v) not in trained:
             v.assign(value)
 
-    def oracle(offsets):
-        common.record_perturbation(spec.recorder, offsets)
-        perturbed = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
-        return _gradients(spec, perturbed, state, unscale)[0]
-
+    oracle = _Oracle(spec, weights, state, unscale, clean_losses)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def apply_fn(final_gradients):

@@ -19,6 +19,7 @@ construction:
 import keras
 import tensorflow as tf
 
+from keras_sam.backend import batch
 from keras_sam.backend import common
 
 
@@ -119,26 +120,30 @@ class _GradientOracle:
     the state from before the clean pass and the factor that turns a scaled
     per-replica gradient into an unscaled float32 one. With
     `sync_perturbation` it returns the replica mean (an all-reduce, which a
-    branch of `cond` may hold).
+    branch of `cond` may hold). `rows` restricts a pass to some rows of the
+    batch; `sample_losses` gives the loss of each sample (see
+    `keras_sam/backend/batch.py`).
     """
 
-    def __init__(self, spec, weights, state, unscale):
+    def __init__(self, spec, weights, state, unscale, clean_losses=None):
         self.spec = spec
         self.weights = weights
         self.state = state
         self.unscale = unscale
+        self.clean_losses = clean_losses
 
-    def __call__(self, offsets):
-        common.record_perturbation(self.spec.recorder, offsets)
+    def _mapping(self, offsets):
         perturbed = [
             w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
         ]
+        return perturbed, common.perturbed_mapping(self.spec, perturbed, self.state)
+
+    def __call__(self, offsets, rows=None):
+        common.record_perturbation(self.spec.recorder, offsets)
+        perturbed, mapping = self._mapping(offsets)
         with tf.GradientTape() as tape:
             tape.watch(perturbed)
-            scaled_loss = common.forward(
-                self.spec,
-                common.perturbed_mapping(self.spec, perturbed, self.state),
-            )[0]
+            scaled_loss = common.forward(self.spec, mapping, rows=rows)[0]
         gradients = _unscaled(tape.gradient(scaled_loss, perturbed),
                               self.weights, self.unscale)
         if self.spec.sync_perturbation:
@@ -146,6 +151,21 @@ class _GradientOracle:
             # keeps from it (LookSAM's cache) is then the same on all replicas.
             gradients = mean_over_replicas(gradients)
         return gradients
+
+    def sample_losses(self, offsets=None):
+        """Each sample's loss at `w + offsets` (a forward pass), or the
+        clean pass's with `offsets=None`."""
+        if offsets is None:
+            return self.clean_losses
+        probe = batch.probe(self.spec)
+        with tf.GradientTape() as tape:
+            tape.watch(probe)
+            scaled_loss = common.forward(
+                self.spec, self._mapping(offsets)[1], sample_scale=probe
+            )[0]
+        return batch.sample_losses(
+            tape.gradient(scaled_loss, probe), self.spec.batch_size, self.unscale
+        )
 
 
 def replicas():
@@ -169,6 +189,46 @@ def train_step(model, data):
         return common.sam_model_step(model, data, minimize, replicas())
 
 
+def _first_pass(spec, state):
+    """The step's first pass: `(raw gradients, loss, aux)`.
+
+    At `w`, stateful, unless the variant asks for first-pass offsets: then
+    at `w + offsets` inside a stateless scope whose assignments (BatchNorm
+    statistics, seeds) are then written. With `needs_sample_losses`, the
+    last raw gradient is the per-sample probe's.
+    """
+    variant, optimizer = spec.variant, spec.optimizer
+    probe = batch.probe(spec) if variant.needs_sample_losses else None
+    extra = [] if probe is None else [probe]
+    offsets = variant.first_pass_offsets(spec.variables)
+    with tf.GradientTape() as tape:
+        if probe is not None:
+            tape.watch(probe)
+        if offsets is None:
+            loss, aux = spec.call_loss(sample_scale=probe)
+            scaled_loss = optimizer.scale_loss(loss)
+        else:
+            common.record_perturbation(spec.recorder, offsets)
+            sources = [
+                v.value + tf.cast(o, v.dtype)
+                for v, o in zip(spec.variables, offsets)
+            ]
+            tape.watch(sources)
+            mapping = list(zip(spec.variables, sources))
+            scaled_loss, loss, aux, scope = common.forward(
+                spec, mapping, sample_scale=probe
+            )
+    if offsets is None:
+        sources = spec.variables
+    else:
+        for v, value in zip(
+            spec.state_variables, common.collect(scope, spec.state_variables, state)
+        ):
+            v.assign(value)
+    raw = tape.gradient(scaled_loss, list(sources) + extra)
+    return raw, loss, aux
+
+
 def minimize(spec):
     """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
     variant, optimizer = spec.variant, spec.optimizer
@@ -182,12 +242,10 @@ def minimize(spec):
     learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
     variant.update_hyperparameters(step, learning_rate, optimizer)
 
-    # Pass 1: clean, stateful (BatchNorm statistics and seeds advance here).
-    with tf.GradientTape() as tape:
-        loss, aux = common.loss_and_aux(spec.loss_fn())
-        scaled_loss = optimizer.scale_loss(loss)
+    # Pass 1: at `w` (or the variant's first-pass offsets), stateful:
+    # BatchNorm statistics and seeds advance here.
+    raw, loss, aux = _first_pass(spec, state)
     variables = spec.variables
-    raw = tape.gradient(scaled_loss, variables)
     weights = [tf.identity(v.value) for v in variables]
     # Per-replica losses are divided by the replica count; undo it together
     # with the loss scale, so variants see the local mean gradient. A
@@ -195,12 +253,16 @@ def minimize(spec):
     # variant's per-variable state stays aligned); the optimizer skips it,
     # as Keras does.
     unscale = count / optimizer.scale_loss(tf.constant(1.0, tf.float32))
+    clean_losses = None
+    if variant.needs_sample_losses:
+        clean_losses = batch.sample_losses(raw[-1], spec.batch_size, unscale)
+        raw = raw[:-1]
     has_gradient = [g is not None for g in raw]
     gradients = _unscaled(raw, weights, unscale)
     if spec.sync_perturbation:
         gradients = mean_over_replicas(gradients)
 
-    oracle = _GradientOracle(spec, weights, state, unscale)
+    oracle = _GradientOracle(spec, weights, state, unscale, clean_losses)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def rescale_and_apply(final_gradients):

@@ -14,6 +14,7 @@ import keras
 import torch
 from keras import ops
 
+from keras_sam.backend import batch
 from keras_sam.backend import common
 
 
@@ -60,6 +61,84 @@ def _all_finite(finite):
     return bool(flag == 1.0)
 
 
+def _first_pass(spec, state):
+    """`(raw gradients, loss, aux, probe gradient)` of the step's first pass.
+
+    At `w`, stateful, unless the variant asks for first-pass offsets: then
+    at `w + offsets` inside a stateless scope whose assignments (BatchNorm
+    statistics, seeds) are then written.
+    """
+    variant, optimizer = spec.variant, spec.optimizer
+    probe = None
+    if variant.needs_sample_losses:
+        probe = batch.probe(spec).requires_grad_()
+    extra = [] if probe is None else [probe]
+    offsets = variant.first_pass_offsets(spec.variables)
+    with torch.enable_grad():
+        if offsets is None:
+            loss, aux = spec.call_loss(sample_scale=probe)
+            scaled_loss = optimizer.scale_loss(loss)
+            sources = [v.value for v in spec.variables]
+        else:
+            common.record_perturbation(spec.recorder, offsets)
+            sources = [
+                (v.value + o.to(v.value.dtype)).detach().requires_grad_()
+                for v, o in zip(spec.variables, offsets)
+            ]
+            mapping = list(zip(spec.variables, sources))
+            scaled_loss, loss, aux, scope = common.forward(
+                spec, mapping, sample_scale=probe
+            )
+        raw = torch.autograd.grad(scaled_loss, sources + extra, allow_unused=True)
+    if offsets is not None:
+        new_state = common.collect(scope, spec.state_variables, state)
+        with torch.no_grad():
+            for v, value in zip(spec.state_variables, new_state):
+                v.assign(value)
+    if probe is None:
+        return raw, loss, aux, None
+    return raw[:-1], loss, aux, raw[-1]
+
+
+class _Oracle:
+    """Gradients at `w + offsets` for the variant (see tensorflow.py)."""
+
+    def __init__(self, spec, weights, state, unscale, clean_losses):
+        self.spec, self.weights, self.state = spec, weights, state
+        self.unscale, self.clean_losses = unscale, clean_losses
+
+    def _mapping(self, offsets, grad):
+        perturbed = [
+            (w + o.to(w.dtype)).detach().requires_grad_(grad)
+            for w, o in zip(self.weights, offsets)
+        ]
+        return perturbed, common.perturbed_mapping(self.spec, perturbed, self.state)
+
+    def __call__(self, offsets, rows=None):
+        spec = self.spec
+        common.record_perturbation(spec.recorder, offsets)
+        with torch.enable_grad():
+            perturbed, mapping = self._mapping(offsets, True)
+            scaled_loss = common.forward(spec, mapping, rows=rows)[0]
+            raw = torch.autograd.grad(scaled_loss, perturbed, allow_unused=True)
+        perturbed_gradients = _unscaled(raw, self.weights, self.unscale)
+        if spec.sync_perturbation:
+            # The global batch's gradient, as the clean one.
+            perturbed_gradients = mean_over_replicas(perturbed_gradients)
+        return perturbed_gradients
+
+    def sample_losses(self, offsets=None):
+        """Each sample's loss at `w + offsets`, or the first pass's."""
+        if offsets is None:
+            return self.clean_losses
+        with torch.enable_grad():
+            probe = batch.probe(self.spec).requires_grad_()
+            mapping = self._mapping(offsets, False)[1]
+            scaled_loss = common.forward(self.spec, mapping, sample_scale=probe)[0]
+            (gradient,) = torch.autograd.grad(scaled_loss, [probe], allow_unused=True)
+        return batch.sample_losses(gradient, self.spec.batch_size, self.unscale)
+
+
 def minimize(spec):
     """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
     variant, optimizer = spec.variant, spec.optimizer
@@ -71,15 +150,10 @@ def minimize(spec):
         variant.update_hyperparameters(step, learning_rate, optimizer)
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
-    with torch.enable_grad():
-        # Pass 1: clean, stateful (BatchNorm statistics and seeds advance).
-        loss, aux = common.loss_and_aux(spec.loss_fn())
-        variables = spec.variables
-        raw = torch.autograd.grad(
-            optimizer.scale_loss(loss),
-            [v.value for v in variables],
-            allow_unused=True,
-        )
+    # Pass 1: at `w` (or the variant's first-pass offsets), stateful
+    # (BatchNorm statistics and seeds advance).
+    raw, loss, aux, probe_gradient = _first_pass(spec, state)
+    variables = spec.variables
     loss = loss.detach()
     # No copy: the weights change in place only in `optimizer.apply`, after
     # the last use of `weights`. The state does change in place.
@@ -88,24 +162,10 @@ def minimize(spec):
     gradients = _unscaled(raw, weights, unscale)
     if spec.sync_perturbation:
         gradients = mean_over_replicas(gradients)
-
-    def oracle(offsets):
-        common.record_perturbation(spec.recorder, offsets)
-        with torch.enable_grad():
-            perturbed = [
-                (w + o.to(w.dtype)).detach().requires_grad_()
-                for w, o in zip(weights, offsets)
-            ]
-            scaled_loss = common.forward(
-                spec, common.perturbed_mapping(spec, perturbed, state)
-            )[0]
-            raw = torch.autograd.grad(scaled_loss, perturbed, allow_unused=True)
-        perturbed_gradients = _unscaled(raw, weights, unscale)
-        if spec.sync_perturbation:
-            # The global batch's gradient, as the clean one above.
-            perturbed_gradients = mean_over_replicas(perturbed_gradients)
-        return perturbed_gradients
-
+    clean_losses = None
+    if variant.needs_sample_losses:
+        clean_losses = batch.sample_losses(probe_gradient, spec.batch_size, unscale)
+    oracle = _Oracle(spec, weights, state, unscale, clean_losses)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def apply_fn(final_gradients):

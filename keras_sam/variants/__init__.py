@@ -10,11 +10,13 @@ import keras
 from keras_sam.variants.ae_look_sam import AELookSAM
 from keras_sam.variants.ae_sam import AESAM
 from keras_sam.variants.asam import ASAM
+from keras_sam.variants.esam import ESAM
 from keras_sam.variants.friendly_sam import FriendlySAM
 from keras_sam.variants.ga_sam import GASAM
 from keras_sam.variants.gam import GAM
 from keras_sam.variants.gsam import GSAM
 from keras_sam.variants.look_sam import LookSAM
+from keras_sam.variants.msam import MSAM
 from keras_sam.variants.sam import SAM
 from keras_sam.variants.variant import (
     Variant, check_range, global_dot, global_norm, registered,
@@ -58,7 +60,7 @@ def get(identifier):
 
 
 __all__ = [
-    "AELookSAM", "AESAM", "ASAM", "FriendlySAM", "GAM", "GASAM", "GSAM",
+    "AELookSAM", "AESAM", "ASAM", "ESAM", "MSAM", "FriendlySAM", "GAM", "GASAM", "GSAM",
     "LookSAM", "SAM", "Variant",
     "WSAM", "check_range", "get", "global_dot", "global_norm", "registered",
 ]
