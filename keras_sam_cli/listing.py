@@ -16,6 +16,8 @@ VARIANTS = (
                          "epsilon": 1e-12}),
     ("asam", "ASAM", {"rho": 0.5, "eta": 0.01, "epsilon": 1e-12, "scale_biases": True,
                       "variable_paths": None}),
+    ("esam", "ESAM", {"rho": 0.05, "beta": 0.6, "gamma": 0.5, "epsilon": 1e-12,
+                      "seed": None}),
     ("friendly_sam", "FriendlySAM", {"rho": 0.05, "sigma": 1.0, "decay": 0.9,
                                      "epsilon": 1e-12}),
     ("ga_sam", "GASAM", {"rho": 0.05, "beta": 0.99, "min_strength": 0.001,
@@ -25,6 +27,7 @@ VARIANTS = (
     ("gsam", "GSAM", {"rho": 0.05, "alpha": 0.4, "epsilon": 1e-12}),
     ("look_sam", "LookSAM", {"rho": 0.05, "k": 5, "alpha": 0.7, "epsilon": 1e-12,
                              "granularity": "global"}),
+    ("msam", "MSAM", {"rho": 0.3, "momentum": 0.9, "epsilon": 1e-12}),
     ("sam", "SAM", {"rho": 0.05, "epsilon": 1e-12, "centralize": False}),
     ("wsam", "WSAM", {"rho": 0.05, "gamma": 0.9, "decoupled": True, "epsilon": 1e-12}),
 )
