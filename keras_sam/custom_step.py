@@ -26,9 +26,13 @@ def minimize(variant, loss_fn, model, optimizer=None):
             "the model or pass the optimizer). Received: optimizer=None"
         )
     _check_built_for(variant, model.trainable_variables)
+    # The variant's own variables (its state, `rho`) are not model state the
+    # passes share: the step sets a scheduled `rho` before the passes.
+    own = {id(v) for v in variant.variables}
     spec = backend.common.StepSpec(
         variant, loss_fn, lambda: model.trainable_variables,
-        lambda: model.non_trainable_variables, optimizer,
+        lambda: [v for v in model.non_trainable_variables if id(v) not in own],
+        optimizer,
     )
     return StepResult(*backend.module().minimize(spec))
 

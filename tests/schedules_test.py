@@ -237,3 +237,46 @@ def test_schedule_under_mirrored_strategy():
     expected = [_piecewise(t) for t in range(5)]
     np.testing.assert_allclose(report["perturbation_norm"], expected, rtol=1e-5)
     np.testing.assert_allclose(report["rho_per_replica"], [0.05, 0.05], rtol=1e-6)
+
+
+class OwnStep(keras.Model):
+    """A custom `train_step` that takes the variant's step (`minimize`)."""
+
+    def __init__(self, net, variant):
+        super().__init__()
+        self.net, self.sam = net, variant
+        variant.build([v.shape for v in net.trainable_variables])
+
+    def call(self, x, training=False):
+        return self.net(x, training=training)
+
+    @keras_sam.stateful_step
+    def train_step(self, data):
+        x, y = data
+
+        def loss_fn():
+            return self.compute_loss(x, y, self(x, training=True))
+
+        self.sam.minimize(loss_fn, self)
+        return {"rho": keras.ops.convert_to_tensor(self.sam.rho)}
+
+
+def test_custom_step_follows_the_schedule_as_sam_model():
+    def rho():
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            [1, 3], [0.02, 0.2, 0.05]
+        )
+
+    reference = _model(variants.SAM(rho=rho()))
+    _fit(reference, epochs=5)
+    keras.utils.set_random_seed(0)
+    own = OwnStep(keras.Sequential([
+        keras.Input((5,)), keras.layers.Dense(4, activation="tanh"),
+        keras.layers.Dense(1),
+    ]), variants.SAM(rho=rho()))
+    own.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    history = _fit(own, epochs=5)
+    np.testing.assert_allclose(history["rho"], [_piecewise(t) for t in range(5)],
+                               rtol=1e-6)
+    for a, b in zip(own.net.get_weights(), _weights(reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
