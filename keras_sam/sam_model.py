@@ -138,7 +138,7 @@ class SAMModel(keras.Model):
                 "(`layer.trainable = True`) before wrapping it."
             )
         if not self.variant.built:
-            self.variant.build([v.shape for v in self.model.trainable_variables])
+            binding.build(self.variant, self.model.trainable_variables)
         binding.record(self)
         self.built = True
 

@@ -13,6 +13,17 @@ def own(variant):
     return variant
 
 
+def build(variant, variables):
+    """Builds `variant` for `variables`, telling it their paths first.
+
+    Hooks see values, not variables (JAX), so a variant that treats some
+    variables differently by name (ASAM's `scale_biases=False`) reads
+    `variant.variable_paths`, set here for every variant.
+    """
+    variant.variable_paths = [v.path for v in variables]
+    variant.build([v.shape for v in variables])
+
+
 def record(model):
     """Notes the trainable variables `model.variant` was built for."""
     model._variant_variables = [id(v) for v in model.model.trainable_variables]
@@ -36,7 +47,7 @@ def align(model):
         model.build()  # The clear error for a fully frozen model.
     old = model.variant
     fresh = type(old).from_config(old.get_config())
-    fresh.build([v.shape for v in model.model.trainable_variables])
+    build(fresh, model.model.trainable_variables)
     for a, b in zip(old.hyperparameters(), fresh.hyperparameters()):
         b.assign(a)
     _replace_sublayer(model, "variant", old, own(fresh))

@@ -34,12 +34,12 @@ class ASAM(Variant):
             for biases and BatchNorm/LayerNorm `beta`, as the official ASAM
             code, which scales only parameters named "weight" (kernels and
             normalization `gamma`). The variables are told apart by their
-            paths (last part ending in "bias" or "beta"), given as
-            `variable_paths`.
-        variable_paths: with `scale_biases=False`, the paths of the
-            trainable variables the variant is built for, in order
-            (`[v.path for v in inner.trainable_variables]`); saved in the
-            config. Ignored otherwise.
+            paths (last part ending in "bias" or "beta"), which `SAMModel`
+            gives the variant before building it.
+        variable_paths: the paths of the trainable variables, in order, for
+            a variant built by hand for `Variant.minimize`
+            (`[v.path for v in model.trainable_variables]`); `SAMModel`
+            sets them itself. Used only with `scale_biases=False`.
 
     Example:
 
@@ -74,8 +74,9 @@ class ASAM(Variant):
         if paths is None or len(paths) != len(input_shape):
             raise ValueError(
                 "ASAM(scale_biases=False) needs the paths of the variables it "
-                "is built for: pass `variable_paths=[v.path for v in "
-                "model.trainable_variables]`. Received: "
+                "is built for (SAMModel gives them; for a variant built by "
+                "hand, pass `variable_paths=[v.path for v in "
+                "model.trainable_variables]`). Received: "
                 f"variable_paths={paths!r} for {len(input_shape)} variables."
             )
         self.scaled = [not is_shift(path) for path in paths]

@@ -66,6 +66,9 @@ class Variant(Hyperparameters, keras.layers.Layer):
     # True for a variant that reads the loss of each sample: the first pass
     # then records them for `gradient_fn.sample_losses()` (ESAM).
     needs_sample_losses = False
+    # The paths of the variables the variant is built for, in order, where
+    # known (`SAMModel` sets them before `build`), else None.
+    variable_paths = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

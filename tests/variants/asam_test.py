@@ -45,9 +45,12 @@ def paths_and_model():
     return [v.path for v in inner.trainable_variables], inner
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
-def test_unscaled_biases_match_formula(jit_compile):
+@pytest.mark.parametrize(
+    "jit_compile,given", [(False, True), (True, True), (False, False)]
+)
+def test_unscaled_biases_match_formula(jit_compile, given):
     # Dense biases and BatchNorm beta get T = 1; kernels and gamma |w| + eta.
+    # SAMModel gives the variant the paths itself (given=False).
     paths, inner = paths_and_model()
     assert sum(p.endswith(("bias", "beta")) for p in paths) == 3
 
@@ -59,7 +62,8 @@ def test_unscaled_biases_match_formula(jit_compile):
         return ref.gradients_at(batch, offsets, state)
 
     golden.compare_with_reference(
-        variants.ASAM(rho=0.5, scale_biases=False, variable_paths=paths),
+        variants.ASAM(rho=0.5, scale_biases=False,
+                      variable_paths=paths if given else None),
         gradients, jit_compile=jit_compile, model_fn=lambda: inner,
     )
 
