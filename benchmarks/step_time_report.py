@@ -18,21 +18,27 @@ from keras_sam.bench.render_step_time import ERM, FLOOR, LABELS, markdown  # noq
 def predicted_passes(method, variant, sam_fraction):
     """Forward+backward passes per step the method's algorithm needs.
 
-    ERM 1; SAM, ASAM, WSAM and the floor 2; GAM 4; GA-SAM 1 + K ascent
-    steps; LookSAM 1 + 1/k; AE-SAM and AE-LookSAM 1 + the logged
-    `sam_fraction`. A variant unknown to this table gets None.
+    ERM and MSAM 1; SAM, ASAM, WSAM, GSAM, Friendly-SAM and the floor 2;
+    GAM 4; GA-SAM 1 + K ascent steps; LookSAM 1 + 1/k; AE-SAM and
+    AE-LookSAM 1 + the logged `sam_fraction`; ESAM 1 + 1/3 + gamma (a
+    forward pass counted as a third of a pass, the backward pass costing
+    about twice the forward, plus a pass on a `gamma` share of the batch).
+    A variant unknown to this table gets None.
     """
     if method == ERM:
         return 1.0
     if method == FLOOR:
         return 2.0
-    fixed = {"sam": 2.0, "asam": 2.0, "wsam": 2.0, "gam": 4.0}
+    fixed = {"sam": 2.0, "asam": 2.0, "wsam": 2.0, "gam": 4.0, "gsam": 2.0,
+             "friendly_sam": 2.0, "msam": 1.0}
     if method in fixed:
         return fixed[method]
     if method == "ga_sam":
         return 1.0 + variant.num_ascent_steps
     if method == "look_sam":
         return 1.0 + 1.0 / variant.k
+    if method == "esam":
+        return 1.0 + 1.0 / 3.0 + variant.gamma
     if method in ("ae_sam", "ae_look_sam") and sam_fraction is not None:
         return 1.0 + sam_fraction
     return None

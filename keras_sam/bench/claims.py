@@ -11,8 +11,10 @@ accuracy and its 95 % interval (`statistics.paired_difference`):
   (non-inferiority), not reproduced when it lies below `-MARGIN`,
   inconclusive otherwise;
 
-and a claim about cost must also hold for `sam_fraction` (the share of steps
-that took a perturbed pass, counted in the step), else it is not reproduced.
+and a claim about cost must also hold, else it is not reproduced: for
+`sam_fraction` (the share of steps that took a perturbed pass, counted in
+the step) or for the mean step time relative to another method of the same
+run (measured side by side).
 The verdicts are computed here from the results files; nothing is written
 by hand.
 """
@@ -54,6 +56,9 @@ class Claim:
     kind: str  # "better", "worse" or "about as good"
     max_sam_fraction: float = None  # the cost part of the claim, if any
     cost: str = ""
+    # Or a cost in step time: (method, limit) for "step time <= limit x that
+    # method's", both measured in the same run.
+    max_step_time: tuple = None
 
 
 TASKS = (
@@ -71,6 +76,14 @@ TASKS = (
          {"model": "gru", "optimizer": "adam", "learning_rate": 3e-3,
           "schedule": "cosine", "label_noise": 0.0, "variants": ["sam", "ga_sam"]},
          epochs_fraction=0.5, max_samples=4000),
+    # The variants beyond the seed papers, on the cnn task's protocol. ERM
+    # and SAM run again beside them, so that their step times (ESAM's and
+    # MSAM's claims are about cost) are measured side by side.
+    Task("cnn_beyond", "the cnn task for GSAM, Friendly-SAM, ESAM and MSAM, with "
+         "ERM and SAM trained again in the same run (side-by-side step times)",
+         {"model": "cnn", "optimizer": "sgd", "learning_rate": 0.05,
+          "schedule": "cosine", "label_noise": 0.3,
+          "variants": ["sam", "gsam", "friendly_sam", "esam", "msam"]}),
 )
 
 CLAIMS = (
@@ -98,6 +111,16 @@ CLAIMS = (
     Claim("LookSAM (Liu et al., CVPR 2022)", "about SAM's accuracy at 1 + 1/k "
           "passes per step", "as SAM", "cnn", "look_sam", "sam", "about as good",
           max_sam_fraction=0.2 + 1e-6, cost="sam_fraction <= 1/k = 0.2"),
+    Claim("GSAM (Zhuang et al., ICLR 2022)", "better generalization than SAM",
+          "as SAM", "cnn_beyond", "gsam", "sam", "better"),
+    Claim("Friendly-SAM (Li et al., CVPR 2024)", "better generalization than SAM",
+          "as SAM", "cnn_beyond", "friendly_sam", "sam", "better"),
+    Claim("ESAM (Du et al., ICLR 2022)", "about SAM's accuracy at a lower cost",
+          "as SAM", "cnn_beyond", "esam", "sam", "about as good",
+          max_step_time=("sam", 1.0), cost="step time < SAM's"),
+    Claim("MSAM (Becker et al., 2024)", "about SAM's accuracy at ERM's cost",
+          "SGD + momentum", "cnn_beyond", "msam", "sam", "about as good",
+          max_step_time=("erm", 1.05), cost="step time <= 1.05 ERM's"),
 )
 
 
@@ -122,23 +145,34 @@ def _fraction(runs, method):
     return sum(mine) / len(mine) if mine else None
 
 
+def _step_time(runs, method):
+    mine = [r["step_time_ms"] for r in runs if r["method"] == method]
+    return sum(mine) / len(mine) if mine else None
+
+
 def evaluate(claim, results):
     """One row of the claims table from the task's results dict."""
     runs = results["runs"]
     interval = statistics.paired_difference(runs, claim.method, claim.baseline)
     verdict = accuracy_verdict(claim.kind, interval)
     fraction = _fraction(runs, claim.method)
-    cost_holds = None
+    cost_holds, time_ratio = None, None
     if claim.max_sam_fraction is not None and fraction is not None:
         cost_holds = fraction <= claim.max_sam_fraction
-        if not cost_holds:
-            verdict = "not reproduced"
+    if claim.max_step_time is not None:
+        other, limit = claim.max_step_time
+        time_ratio = _step_time(runs, claim.method) / _step_time(runs, other)
+        # "lower" (limit 1.0) is strict; a stated bound is inclusive.
+        cost_holds = time_ratio < limit if limit == 1.0 else time_ratio <= limit
+    if cost_holds is False:
+        verdict = "not reproduced"
     chosen = results.get("tuning", {}).get(claim.method, {}).get("chosen", {})
     return {
         **dataclasses.asdict(claim),
         "difference": interval,
         "sam_fraction": fraction,
         "cost_holds": cost_holds,
+        "step_time_ratio": time_ratio,
         "chosen": chosen,
         "verdict": verdict,
     }
@@ -161,10 +195,13 @@ def format_table(rows):
             params = ", ".join(f"{k}={v:g}" for k, v in sorted(row["chosen"].items()))
             measured += f"; {params}"
         cost = "–"
-        if row["sam_fraction"] is not None and row["method"] != "sam":
+        if row.get("step_time_ratio") is not None:
+            other = method_label(row["max_step_time"][0])
+            cost = f"step time / {other}'s: {row['step_time_ratio']:.2f}"
+        elif row["sam_fraction"] is not None and row["method"] != "sam":
             cost = f"sam_fraction {row['sam_fraction']:.2f}"
-            if row["cost"]:
-                cost += f" ({row['cost']}: {'yes' if row['cost_holds'] else 'no'})"
+        if row["cost"] and cost != "–":
+            cost += f" ({row['cost']}: {'yes' if row['cost_holds'] else 'no'})"
         lines.append(
             f"| {row['paper']} | {row['claim']} | {measured} | "
             f"{statistics.format_interval(row['difference'])} | {cost} | **{row['verdict']}** |"

@@ -120,8 +120,12 @@ def _tasks(args):
 def _open_store(config, output, args):
     record = {**dataclasses.asdict(config), "tune": args.tune,
               "backend": args.backend}
+    resume = args.resume
+    if resume and args.suite == "claims" and os.path.isdir(args.output):
+        # A task added to the suite since the run being resumed starts anew.
+        resume = os.path.exists(os.path.join(output, store.FILENAME))
     try:
-        return store.RunStore(output, record, resume=args.resume, overwrite=args.overwrite)
+        return store.RunStore(output, record, resume=resume, overwrite=args.overwrite)
     except store.StoreError as error:
         raise BadInput(str(error)) from None
 

@@ -29,6 +29,8 @@ GRIDS = {
     # GAM: rho' is the SAM-style radius (0.03 in the authors' CIFAR-10 code);
     # rho (0.2, the gradient-norm radius) is kept at the code's value.
     "gam": {"rho_prime": (0.03, 0.1, 0.2)},
+    # MSAM's radius is along the normalized momentum; its default is 0.3.
+    "msam": {"rho": (0.1, 0.3, 1.0)},
 }
 VALIDATION_FRACTION = 0.2
 

@@ -58,3 +58,32 @@ def test_the_table_shows_the_interval_the_choice_and_the_verdict():
     assert "SAM − ERM (cnn); rho=0.1" in sam_row
     assert "+1.03 [" in sam_row and "**reproduced**" in sam_row
     assert all("(gru)" not in line for line in table)  # task not run: no row
+
+
+def _timed_runs(times):
+    """Three seeds of each method in `times` (method: step time in ms)."""
+    return {"runs": [
+        {"method": method, "seed": seed, "test_accuracy": 80.0 + 0.1 * seed,
+         "sam_fraction": 1.0, "step_time_ms": ms}
+        for method, ms in times.items() for seed in range(3)
+    ], "tuning": {}}
+
+
+@pytest.mark.parametrize("esam_ms, holds", [(8.0, True), (10.0, False), (12.0, False)])
+def test_a_step_time_claim_compares_with_the_other_method_of_the_run(esam_ms, holds):
+    # "lower cost than SAM" is strict: equal step time does not hold.
+    claim = _claim("esam", "sam", "about as good", max_step_time=("sam", 1.0),
+                   cost="< SAM's")
+    row = claims.evaluate(claim, _timed_runs({"sam": 10.0, "esam": esam_ms}))
+    assert row["step_time_ratio"] == pytest.approx(esam_ms / 10.0)
+    assert row["cost_holds"] is holds
+    assert row["verdict"] == ("reproduced" if holds else "not reproduced")
+
+
+def test_a_stated_step_time_bound_is_inclusive_and_shown():
+    claim = _claim("msam", "sam", "about as good", max_step_time=("erm", 1.05),
+                   cost="<= 1.05 ERM's")
+    row = claims.evaluate(claim, _timed_runs({"erm": 10.0, "sam": 20.0, "msam": 10.5}))
+    assert row["cost_holds"] is True and row["step_time_ratio"] == pytest.approx(1.05)
+    line = claims.format_table([row]).splitlines()[-1]
+    assert "step time / ERM's: 1.05 (<= 1.05 ERM's: yes)" in line

@@ -24,6 +24,10 @@ _SPEC.loader.exec_module(report)
         ("look_sam", types.SimpleNamespace(k=4), 0.25, 1.25),
         ("ae_sam", None, 0.3, 1.3),
         ("ae_look_sam", None, 0.2, 1.2),
+        ("gsam", None, 1.0, 2.0),
+        ("friendly_sam", None, 1.0, 2.0),
+        ("msam", None, 1.0, 1.0),
+        ("esam", types.SimpleNamespace(gamma=0.5), 1.0, 1.0 + 1.0 / 3.0 + 0.5),
         ("some_future_variant", None, 0.5, None),
     ],
 )
