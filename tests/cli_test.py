@@ -122,11 +122,12 @@ def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
 @pytest.mark.benchmark_run
 def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     output = tmp_path / "claims"
-    code = cli.main([
+    argv = [
         "benchmark", "--suite", "claims", "--num-samples", "400", "--epochs", "1",
         "--seeds", "2", "--hessian-iterations", "1", "--flatness-samples", "32",
         "--output", str(output), "--quiet", "--batch-size", "64",
-    ])
+    ]
+    code = cli.main(argv)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     from keras_sam.bench import claims
@@ -144,6 +145,18 @@ def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     table = (output / "claims.md").read_text()
     assert table.count("\n") == 2 + len(claims.CLAIMS)
     assert table.strip() in captured.out
+    # A task added to the suite since (here: one whose folder is gone) is
+    # trained by --resume; the others are not retrained.
+    import shutil
+
+    last = claims.TASKS[-1].name
+    kept = json.loads((output / claims.TASKS[0].name / "results.json").read_text())
+    shutil.rmtree(output / last)
+    code = cli.main(argv + ["--resume"])
+    assert code == 0, capsys.readouterr().err
+    again = json.loads((output / claims.TASKS[0].name / "results.json").read_text())
+    assert again["runs"] == kept["runs"]
+    assert (output / last / "results.json").exists()
 
 
 def test_version(capsys):

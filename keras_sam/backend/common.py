@@ -283,8 +283,8 @@ def _selects_branches(model, compiled_for_cpu):
     XLA's CPU compiler rewrites convolutions for its fast kernels only in
     the top-level computation, so the convolutions of a perturbed pass
     inside a conditional branch (LookSAM's period, AE-SAM's switch) compile
-    to naive loops: measured 10x a pass, LookSAM 4x ERM on a small ResNet
-    (docs/benchmarks/performance.md). Evaluating both branches keeps them at
+    to naive loops, far slower than the pass (measured in
+    docs/benchmarks/step_time_xla_cpu.md). Evaluating both branches keeps them at
     the top level and bounds the step at a SAM step's cost.
     """
     variant = getattr(model, "variant", None)
