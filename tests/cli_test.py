@@ -114,6 +114,7 @@ def test_benchmark_writes_table_json_csv_and_png(capsys, tmp_path):
     capsys.readouterr()
     resumed = json.loads((output / "results.json").read_text())
     assert resumed["runs"] == results["runs"]  # wall times too: nothing retrained
+    assert resumed["total_time_s"] == results["total_time_s"] > 0
     assert "epochs: 1 then, 2 now" in _error_line(
         capsys, argv[:4] + ["2"] + argv[5:] + ["--resume"])
 
