@@ -31,8 +31,9 @@ flatten by the last epoch), batch 128, {DEFAULT_EPOCHS} epochs, {DEFAULT_SEEDS} 
 every registered variant with its default hyperparameters. Sized to finish
 in under 10 minutes on 2 CPU cores.
 
---suite claims runs each seed paper's claim in its regime (a noisy-label
-CNN task and a GRU task) and writes claims.md/claims.json: the claim, the
+--suite claims runs each paper's claim in its regime (a noisy-label CNN
+task, a GRU task, and the CNN task again for GSAM, Friendly-SAM, ESAM and
+MSAM beside ERM and SAM) and writes claims.md/claims.json: the claim, the
 paired difference measured here and a verdict computed from it.
 """
 

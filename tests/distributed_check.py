@@ -55,9 +55,11 @@ def distributed_weights(strategy, x, y, sync):
 def replica_divergence(strategy, x, y):
     """Max difference between mirrored copies, per variant and kind of variable.
 
-    "cache" is LookSAM's orthogonal-gradient cache, which is documented to be
-    per replica; "shared" is everything else (weights, optimizer slots, BN
-    statistics, variant statistics and counters).
+    "cache" is variant state documented to be per replica, as the
+    perturbation it shapes (LookSAM's orthogonal-gradient cache, F-SAM's
+    gradient average, MSAM's momentum: the variant's variables created with
+    `aggregation="none"`); "shared" is everything else (weights, optimizer
+    slots, BN statistics, variant statistics and counters).
     """
     divergence = {}
     for variant_id in sorted(keras_sam.variants.registered()):
@@ -69,10 +71,13 @@ def replica_divergence(strategy, x, y):
             )
         model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
         worst = {"shared": 0.0, "cache": 0.0}
+        per_replica = {
+            id(v) for v in model.variant.variables if v.aggregation == "none"
+        }
         for variable in model.variables + model.optimizer.variables:
             copies = [c.numpy() for c in variable.value.values]
             assert all(np.all(np.isfinite(c)) for c in copies), variable.path
-            kind = "cache" if "orthogonal_gradient" in variable.path else "shared"
+            kind = "cache" if id(variable) in per_replica else "shared"
             gap = max(float(np.max(np.abs(c - copies[0]))) for c in copies)
             worst[kind] = max(worst[kind], gap)
         divergence[variant_id] = worst

@@ -18,7 +18,9 @@ def _data(steps, batch=16):
 
 
 def _counting(variant_class, **kwargs):
-    """The variant, counting its perturbed passes in a variable of its own."""
+    """The variant, counting its perturbed steps in a variable of its own:
+    steps that call the gradient oracle, or whose first pass runs at
+    non-zero offsets (MSAM)."""
 
     class Counting(variant_class):
         def build(self, input_shape):
@@ -26,18 +28,35 @@ def _counting(variant_class, **kwargs):
             self.perturbed_steps = self.add_weight(
                 shape=(), initializer="zeros", trainable=False, name="perturbed_steps")
 
+        def first_pass_offsets(self, variables):
+            offsets = super().first_pass_offsets(variables)
+            if offsets is not None:
+                moved = variants.global_norm(offsets) > 0.0
+                self.perturbed_steps.assign_add(keras.ops.cast(moved, "float32"))
+            return offsets
+
         def compute_gradients(self, gradient_fn, gradients, variables, step):
-            calls = []
-
-            def counted(offsets):
-                if not calls:  # one count per perturbed step (GAM: 3 passes)
-                    self.perturbed_steps.assign_add(1.0)
-                calls.append(1)
-                return gradient_fn(offsets)
-
-            return super().compute_gradients(counted, gradients, variables, step)
+            return super().compute_gradients(
+                _Counted(gradient_fn, self.perturbed_steps), gradients, variables, step
+            )
 
     return Counting(**kwargs)
+
+
+class _Counted:
+    """The oracle, counting the first perturbed pass of a step (GAM: 3)."""
+
+    def __init__(self, oracle, counter):
+        self.oracle, self.counter, self.calls = oracle, counter, 0
+
+    def __call__(self, offsets, **kwargs):
+        if not self.calls:
+            self.counter.assign_add(1.0)
+        self.calls += 1
+        return self.oracle(offsets, **kwargs)
+
+    def __getattr__(self, name):  # the oracle's other methods (ESAM's)
+        return getattr(self.oracle, name)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -56,8 +75,8 @@ def test_sam_fraction_is_the_share_of_perturbed_steps(name):
         # The switch's own decisions, recorded; the run takes both branches.
         assert 0 < perturbed < steps
         expected = perturbed / steps
-    else:  # LookSAM k=5 over 3 steps: step 0 only
-        expected = {"look_sam": 1 / 3}.get(name, 1.0)
+    else:  # LookSAM k=5 over 3 steps: step 0 only; MSAM: v = 0 at step 0
+        expected = {"look_sam": 1 / 3, "msam": 2 / 3}.get(name, 1.0)
         assert perturbed == steps * expected
     np.testing.assert_allclose(history["sam_fraction"], [expected], rtol=1e-6)
 

@@ -73,7 +73,9 @@ def test_config_round_trip_with_non_default_arguments():
     clone = keras_sam.SAMModel.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     assert clone.sync_perturbation and clone.name == "wrapped"
-    assert clone.variant.get_config() == {"rho": 0.3, "eta": 0.0, "epsilon": 1e-12}
+    assert clone.variant.get_config() == {
+        "rho": 0.3, "eta": 0.0, "epsilon": 1e-12, "scale_biases": True,
+    }
 
 
 def test_call_evaluate_predict_and_summary_delegate(classification_data):
