@@ -40,7 +40,10 @@ def reference_weights(inner, x, y, sample_weight, gradients_fn, jit_compile):
     return ref.weights
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# GAM (four passes under XLA, ~33 s) runs in the slow step.
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n == "gam" else n for n in sorted(CASES)
+])
 def test_class_weight_trains_every_pass_on_the_weighted_loss(name):
     # Keras's torch backend compiles with torch.compile, not XLA.
     jit_compile = keras.backend.backend() != "torch"

@@ -77,7 +77,7 @@ def test_help_states_the_defaults(capsys):
     assert f"{cli.DEFAULT_EPOCHS} epochs" in text
     assert "SGD with momentum 0.9" in text and "cosine" in text
     assert "30 % symmetric label noise" in text
-    assert "10 minutes" in text and "--variant-args" in text
+    assert "20 minutes" in text and "--variant-args" in text
 
 
 @pytest.mark.benchmark_run

@@ -4,7 +4,8 @@ import pytest
 
 from tests import check_script
 
-pytestmark = pytest.mark.tensorflow_only
+# A MirroredStrategy subprocess over every variant: ~70 s, in the slow step.
+pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ def run_pages(pages, tmp_path):
     return results
 
 
+@pytest.mark.slow  # ~35 s: every page in one subprocess
 @pytest.mark.tensorflow_only  # the pages run on TensorFlow whatever the backend
 def test_every_fast_page_runs(tmp_path):
     pages = [p for p in pages_with_code() if p not in SLOW]

@@ -67,6 +67,7 @@ def _kill(process):
         process.wait(timeout=30)
 
 
+@pytest.mark.slow  # ~30 s per variant: two subprocess trainings
 @pytest.mark.parametrize("variant_id", [
     pytest.param("sam", marks=pytest.mark.slow),
     pytest.param("look_sam", marks=pytest.mark.slow),

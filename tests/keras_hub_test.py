@@ -40,6 +40,7 @@ def _compiled(model):
     return model
 
 
+@pytest.mark.slow  # ~25 s: a keras-hub task trained twice
 def test_task_trains_on_raw_strings_as_on_its_preprocessed_inputs():
     task, twin = bert_classifier(), bert_classifier()
     for target, source in zip(twin.variables, task.variables):
@@ -74,6 +75,7 @@ def test_task_trains_on_raw_strings_as_on_its_preprocessed_inputs():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # ~28 s
 def test_task_validation_split_train_on_batch_and_save_load(tmp_path):
     task = bert_classifier()
     model = _compiled(keras_sam.SAMModel(task, variant="look_sam"))

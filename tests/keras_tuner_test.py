@@ -11,6 +11,7 @@ from tests import models
 kt = pytest.importorskip("keras_tuner")
 
 
+@pytest.mark.slow  # ~30 s: a random search of several trials
 def test_random_search_over_rho(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 12)).astype("float32")

@@ -112,6 +112,7 @@ def _fit_conditional_variant(variant, jit_compile):
 
 @pytest.mark.skipif(keras.backend.backend() == "torch",
                     reason="XLA compiles TensorFlow and JAX steps, not PyTorch's")
+@pytest.mark.slow  # ~17 s each: XLA compiles both branches of a conv net
 @pytest.mark.parametrize("variant", [
     lambda: keras_sam.variants.LookSAM(k=2),
     lambda: keras_sam.variants.AELookSAM(lambda_1=-0.5, lambda_2=0.5),

@@ -18,6 +18,7 @@ def test_help_exits_cleanly(capsys):
     assert "--export-dir" in help_text("export_for_serving", capsys)
 
 
+@pytest.mark.slow  # ~15 s: trains, exports and serves
 def test_mnist1d_export_serves_the_same_predictions(tmp_path, capsys):
     module = load_example("export_for_serving")
     export_dir = str(tmp_path / "serving")
@@ -31,6 +32,7 @@ def test_mnist1d_export_serves_the_same_predictions(tmp_path, capsys):
     assert '"agreement": 1.0' in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~15 s
 def test_mock_tfds_mnist_export_serves_the_same_predictions(tmp_path):
     module = load_example("export_for_serving")
     with tfds.testing.mock_data(num_examples=30):
