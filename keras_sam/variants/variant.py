@@ -43,11 +43,20 @@ class Variant(Hyperparameters, keras.layers.Layer):
       "every step"; by default it asks the variant's `policy` attribute (a
       `keras_sam.policies.Policy`) and is `None` without one,
     - `build(input_shape)` to create state (`keras.Variable`s only) from
-      the list of trainable variables' shapes,
+      the list of trainable variables' shapes (`variable_paths` holds their
+      paths when `SAMModel` builds it),
+    - `first_pass_offsets(variables)` -> offsets at which the first pass
+      runs, or `None` for `w` (MSAM's only pass is at a perturbed point),
 
     and, where the template does not fit, the escape hatches
     `compute_gradients` (several ascent steps) and `apply_gradients` (updates
     outside the base optimizer). All math is `keras.ops` on lists of tensors.
+    Inside `compute_gradients` the oracle also takes
+    `gradient_fn(offsets, rows=indices)` (a pass on some rows of the batch)
+    and, for a variant with `needs_sample_losses = True`, gives each
+    sample's loss: `gradient_fn.sample_losses()` from the first pass,
+    `gradient_fn.sample_losses(offsets)` from a forward pass at
+    `w + offsets` (ESAM's data selection; `SAMModel` only).
 
     `rho` lives in a non-trainable variable, so a callback can change it
     during training without retracing; or it follows a schedule. A radius
