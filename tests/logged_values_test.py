@@ -77,6 +77,7 @@ def test_fit_logs_the_clean_pass(jit_compile):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="tf.distribute is TensorFlow's")
+@pytest.mark.slow  # ~14 s: a MirroredStrategy subprocess
 def test_mirrored_strategy_logs_the_clean_pass_of_each_replica():
     report = check_script.report("logged_values_check.py")
     assert report["replicas"] == 2

@@ -81,9 +81,17 @@ def test_sam_fraction_is_the_share_of_perturbed_steps(name):
     np.testing.assert_allclose(history["sam_fraction"], [expected], rtol=1e-6)
 
 
+# One variant of each kind of step in the fast set (every pass, a period,
+# the adaptive switch, a first pass at offsets, a pass on some rows); the
+# others (~6 s each) in the slow step.
+FAST = {"sam", "look_sam", "ae_sam", "msam", "esam"}
+
+
 @pytest.mark.skipif(keras.backend.backend() == "torch",
                     reason="Keras runs torch steps one at a time")
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", [
+    n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in ALL
+])
 def test_steps_per_execution_changes_nothing(name):
     x, y = _data(6)
     results = []

@@ -58,6 +58,7 @@ def exported(tmp_path_factory):
     return model, x, path, root
 
 
+@pytest.mark.slow  # ~19 s with the export: saved_model_cli subprocesses
 def test_saved_model_cli_lists_the_serving_default_signature(exported):
     _, _, path, _ = exported
     assert {"saved_model.pb", "variables"} <= set(os.listdir(path))
@@ -74,6 +75,7 @@ def test_saved_model_cli_lists_the_serving_default_signature(exported):
     assert "Random" not in ops and "keras_sam" not in shown
 
 
+@pytest.mark.slow  # ~10 s: a saved_model_cli subprocess
 def test_saved_model_cli_run_predicts_as_the_model(exported):
     model, x, path, root = exported
     np.save(root / "x.npy", x[:5])

@@ -12,6 +12,7 @@ def test_help_exits_cleanly(capsys):
     assert "--data-dir" in help_text("cifar10_resnet", capsys)
 
 
+@pytest.mark.slow  # ~12 s: a ResNet epoch
 def test_trains_one_epoch_with_sam_on_mock_cifar10(tmp_path, capsys):
     module = load_example("cifar10_resnet")
     with tfds.testing.mock_data(num_examples=40):

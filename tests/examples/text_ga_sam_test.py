@@ -44,6 +44,7 @@ def test_trains_transformer_one_epoch_with_ga_sam_on_mock_imdb(tmp_path, capsys)
     assert len(module.RESERVED_TOKENS) < vocabulary_size <= 200
 
 
+@pytest.mark.slow  # ~14 s: an LSTM epoch
 def test_trains_lstm_on_mock_sst2(tmp_path, capsys):
     module = load_example("text_ga_sam")
     check_result(run_on_mock(module, tmp_path, "--dataset", "glue/sst2", "--model", "lstm"),
