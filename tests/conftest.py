@@ -8,9 +8,21 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """`tensorflow_only` tests need the TensorFlow backend; say so when skipped."""
+    """`tensorflow_only` tests need the TensorFlow backend; say so when skipped.
+
+    On PyTorch, `jit_compile=True` means `torch.compile` of the whole step,
+    which takes tens of seconds per test on CPU: those cases are `slow`
+    there (`KERAS_BACKEND=torch pytest -m slow` runs them), so that the
+    PyTorch matrix of CI tests the eager step of every test.
+    """
     backend = keras.backend.backend()
+    if backend == "torch":
+        for item in items:
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            if params.get("jit_compile") is True:
+                item.add_marker(pytest.mark.slow)
     if backend == "tensorflow":
         return
     skip = pytest.mark.skip(
