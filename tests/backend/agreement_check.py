@@ -38,6 +38,12 @@ def model():
     return inner
 
 
+# ESAM draws its perturbed variables from a Keras RNG, whose numbers differ
+# between backends for the same seed: with beta=1 every variable takes
+# part, and the rest of its step (the data selection) is deterministic.
+ARGUMENTS = {"esam": {"name": "esam", "beta": 1.0}}
+
+
 def main(path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(STEPS * BATCH, 12)).astype("float32")
@@ -45,7 +51,7 @@ def main(path):
     results = {}
     for name in sorted(variants.registered()):
         inner = model()
-        sam = keras_sam.SAMModel(inner, variant=name)
+        sam = keras_sam.SAMModel(inner, variant=ARGUMENTS.get(name, name))
         sam.compile(
             optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
