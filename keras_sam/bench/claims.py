@@ -140,13 +140,9 @@ def accuracy_verdict(kind, interval):
     raise ValueError(f"unknown claim kind {kind!r}")
 
 
-def _fraction(runs, method):
-    mine = [r["sam_fraction"] for r in runs if r["method"] == method]
-    return sum(mine) / len(mine) if mine else None
-
-
-def _step_time(runs, method):
-    mine = [r["step_time_ms"] for r in runs if r["method"] == method]
+def _mean(runs, method, field):
+    """The mean of `field` over `method`'s runs, or None without runs."""
+    mine = [r[field] for r in runs if r["method"] == method]
     return sum(mine) / len(mine) if mine else None
 
 
@@ -155,13 +151,14 @@ def evaluate(claim, results):
     runs = results["runs"]
     interval = statistics.paired_difference(runs, claim.method, claim.baseline)
     verdict = accuracy_verdict(claim.kind, interval)
-    fraction = _fraction(runs, claim.method)
+    fraction = _mean(runs, claim.method, "sam_fraction")
     cost_holds, time_ratio = None, None
     if claim.max_sam_fraction is not None and fraction is not None:
         cost_holds = fraction <= claim.max_sam_fraction
     if claim.max_step_time is not None:
         other, limit = claim.max_step_time
-        time_ratio = _step_time(runs, claim.method) / _step_time(runs, other)
+        time_ratio = (_mean(runs, claim.method, "step_time_ms")
+                      / _mean(runs, other, "step_time_ms"))
         # "lower" (limit 1.0) is strict; a stated bound is inclusive.
         cost_holds = time_ratio < limit if limit == 1.0 else time_ratio <= limit
     if cost_holds is False:
