@@ -91,3 +91,15 @@ def test_every_variant_page_names_the_paper_to_cite(identifier, cls):
     reference = page.split("**Reference.**", 1)[1]
     assert docstring_papers(cls) <= set(ARXIV.findall(reference))
     assert "CITATION.cff" in page
+
+
+def test_package_description_lists_no_variants():
+    """pyproject's one-line description names no variant that can go stale."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        description = tomllib.load(f)["project"]["description"]
+    assert "Sharpness-Aware Minimization" in description
+    for identifier, cls in VARIANTS:
+        if cls.__name__ != "SAM":
+            assert cls.__name__ not in description.replace("-", ""), cls.__name__
+    assert not re.search(r"\d|\b(eight|nine|ten|eleven|twelve|thirteen)\b",
+                         description.replace("Keras 3", "Keras"), flags=re.IGNORECASE)

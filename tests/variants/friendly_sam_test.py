@@ -50,8 +50,9 @@ def test_friendly_sam_with_sample_weight_matches_formula():
 
 
 def test_average_is_of_the_clean_gradient():
-    # The golden test must be able to fail: pytorch-optimizer's form, which
-    # averages the modified direction d instead of g, is not this one.
+    # The golden test must be able to fail: pytorch-optimizer's form up to
+    # its 3.9.0 release, which averages the modified direction d instead of
+    # g, is not this one (its 4.1.0 release averages g, as keras_sam does).
     def averaged_direction(rho, sigma, decay):
         state = {"m": None}
 
