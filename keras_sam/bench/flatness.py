@@ -37,7 +37,8 @@ def sharpness(model, loss_fn, x, y, rho=0.05):
         model: a built `keras.Model`.
         loss_fn: `loss_fn(y_true, y_pred) -> scalar`, e.g. a `keras.losses`
             instance.
-        x, y: the fixed batch.
+        x: the inputs of the fixed batch.
+        y: its targets.
         rho: radius of the perturbation, > 0.
 
     Returns:
@@ -64,7 +65,10 @@ def top_hessian_eigenvalue(model, loss_fn, x, y, iterations=20, tolerance=1e-3, 
     `tolerance` (relative).
 
     Args:
-        model, loss_fn, x, y: as in `sharpness`.
+        model: a built `keras.Model`, as in `sharpness`.
+        loss_fn: `loss_fn(y_true, y_pred) -> scalar`, as in `sharpness`.
+        x: the inputs of the fixed batch.
+        y: its targets.
         iterations: maximum number of power iterations, >= 1.
         tolerance: relative change of the estimate that stops the iteration.
         seed: seed of the start vector.

@@ -123,8 +123,10 @@ class AdaptiveSAMCallback(keras.callbacks.Callback):
         }
 
     def get_config(self):
+        """The constructor's arguments: `{"total_steps": ...}`."""
         return {"total_steps": self.total_steps}
 
     @classmethod
     def from_config(cls, config):
+        """A callback built from `get_config()`'s dict."""
         return cls(**config)

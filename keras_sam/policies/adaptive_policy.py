@@ -72,6 +72,7 @@ class AdaptivePolicy(Policy):
         return progress * self.lambda_1 + (1.0 - progress) * self.lambda_2
 
     def should_perturb(self, gradients, step):
+        """Updates `mu_t` and `var_t` with `q = ||g||^2`; `q >= mu_t + c_t * sqrt(var_t)`."""
         delta = self.delta
         # Replica mean, so every replica takes the same branch.
         squared_norm = mean_over_replicas(global_dot(gradients, gradients))

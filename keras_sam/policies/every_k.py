@@ -39,6 +39,7 @@ class EveryK(Policy):
         self.k = int(k)
 
     def should_perturb(self, gradients, step):
+        """True on steps 0, k, 2k, ...: `step mod k == 0`."""
         del gradients
         return ops.equal(ops.mod(step, self.k), 0)
 

@@ -38,6 +38,17 @@ class Policy(keras.layers.Layer):
         self.built = True
 
     def should_perturb(self, gradients, step):
+        """Whether this step takes the perturbed pass (every policy implements it).
+
+        Args:
+            gradients: the clean pass's unscaled float32 gradients, one per
+                trainable variable.
+            step: the optimizer's iteration counter before the step (an
+                integer tensor).
+
+        Returns:
+            A boolean scalar tensor, the same on every replica.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must implement `should_perturb`."
         )

@@ -131,15 +131,49 @@ class Variant(Hyperparameters, keras.layers.Layer):
     # -- hooks --------------------------------------------------------------
 
     def perturbation(self, gradients, variables):
+        """The offsets `e` of the perturbed pass (every variant implements it).
+
+        Args:
+            gradients: the clean pass's unscaled float32 gradients, one per
+                trainable variable (zeros for a variable without one).
+            variables: the trainable variables, in the same order.
+
+        Returns:
+            A list of float32 tensors, one per variable: the step's
+            perturbed pass takes the gradients at `w + e`.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must implement `perturbation`."
         )
 
     def combine(self, gradients, perturbed_gradients, variables):
+        """The gradients handed to the optimizer on a perturbed step.
+
+        Args:
+            gradients: the clean pass's gradients, as in `perturbation`.
+            perturbed_gradients: the gradients at `w + e`, same order.
+            variables: the trainable variables, same order.
+
+        Returns:
+            A list of gradients, one per variable. Default: the perturbed
+            gradients (SAM's update).
+        """
         del gradients, variables
         return perturbed_gradients
 
     def fallback_gradients(self, gradients, variables):
+        """The gradients handed to the optimizer on a step without a perturbed pass.
+
+        Used where `should_perturb` decides against the perturbed pass
+        (LookSAM's reuse between its every-k-th steps, AE-SAM's flat steps).
+
+        Args:
+            gradients: the clean pass's gradients, as in `perturbation`.
+            variables: the trainable variables, same order.
+
+        Returns:
+            A list of gradients, one per variable. Default: the clean ones.
+        """
         del variables
         return gradients
 
