@@ -26,13 +26,9 @@ def minimize(variant, loss_fn, model, optimizer=None):
             "the model or pass the optimizer). Received: optimizer=None"
         )
     _check_built_for(variant, model.trainable_variables)
-    # The variant's own variables (its state, `rho`) are not model state the
-    # passes share: the step sets a scheduled `rho` before the passes.
-    own = {id(v) for v in variant.variables}
     spec = backend.common.StepSpec(
-        variant, loss_fn, lambda: model.trainable_variables,
-        lambda: [v for v in model.non_trainable_variables if id(v) not in own],
-        optimizer,
+        variant, loss_fn, lambda: model.trainable_variables, optimizer,
+        metric_variables=lambda: getattr(model, "metrics_variables", []),
     )
     return StepResult(*backend.module().minimize(spec))
 

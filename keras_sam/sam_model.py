@@ -123,6 +123,11 @@ class SAMModel(keras.Model):
             self.build()
 
     def build(self, input_shape=None):
+        """Builds the wrapped model (for `input_shape`) and the variant.
+
+        The variant is built for the wrapped model's trainable variables.
+        Raises `ValueError` when the wrapped model has none.
+        """
         if not self.model.built:
             self.model.build(input_shape)
             if not self.model.weights and input_shape is not None:
@@ -142,12 +147,26 @@ class SAMModel(keras.Model):
         binding.record(self)
         self.built = True
 
+    @property
+    def output_names(self):
+        """The wrapped model's output names (a Functional model's), which
+        `compile` gives to per-output losses and metrics, so that the logs
+        are named as the wrapped model's (`cls_loss`). Raises
+        `AttributeError` where the wrapped model has none."""
+        return self.model.output_names
+
     def call(self, inputs, training=None, mask=None):
+        """The wrapped model's call: `SAMModel` predicts as the model does."""
         if mask is None:
             return self.model(inputs, training=training)
         return self.model(inputs, training=training, mask=mask)
 
     def train_step(self, *args):
+        """One sharpness-aware step of the variant (the backend's step).
+
+        Called by `fit` as Keras calls any `train_step`: with `data` on
+        TensorFlow and PyTorch, with `(state, data)` on JAX.
+        """
         # TensorFlow and PyTorch pass `data`; JAX passes `state, data`.
         return backend.module().train_step(self, *args)
 

@@ -10,8 +10,12 @@ every backend, inside the compiled step: no retrace, no host round trip.
 
 A schedule that needs the optimizer's learning rate subclasses
 `RhoSchedule`: it is called as `schedule(step, learning_rate,
-initial_learning_rate)`, with the rate of this step and the optimizer's
-rate at step 0. `FollowLearningRate` is the one GSAM and GAM use.
+initial_learning_rate)`, with the rate of this step and the rate of the
+first step the variant trained (recorded in the variant's state, so it is
+saved with the model). The rate is the optimizer's current one, whatever
+sets it: its schedule, a `LearningRateScheduler` or `ReduceLROnPlateau`
+callback, the inner optimizer of a `LossScaleOptimizer`.
+`FollowLearningRate` is the one GSAM and GAM use.
 """
 
 import math
@@ -29,8 +33,8 @@ class RhoSchedule(LearningRateSchedule):
 
     Subclasses implement `__call__(step, learning_rate,
     initial_learning_rate)` (all scalar tensors: the optimizer's iteration
-    count, its learning rate for this step, and its learning rate at step 0)
-    and `get_config()`. A plain `LearningRateSchedule` is called with the
+    count, its learning rate for this step, and its learning rate at the
+    first step the variant trained) and `get_config()`. A plain `LearningRateSchedule` is called with the
     step only.
     """
 
@@ -41,6 +45,7 @@ class RhoSchedule(LearningRateSchedule):
         )
 
     def get_config(self):
+        """The schedule's constructor arguments (none here), for saving."""
         return {}
 
 
@@ -50,8 +55,10 @@ class FollowLearningRate(RhoSchedule):
 
     `rho_t = rho_min + (rho_max - rho_min) * (lr_t - lr_min) /
     (lr_max - lr_min)`, with `lr_t` the optimizer's learning rate of step
-    `t`: `rho_t = rho_max` when `lr_t = lr_max` and `rho_min` when
-    `lr_t = lr_min`. Where `lr_max = lr_min`, `rho_t = rho_max`. Clipped only
+    `t` (whatever sets it: the optimizer's schedule, a callback such as
+    `LearningRateScheduler` or `ReduceLROnPlateau`; under mixed precision
+    the `LossScaleOptimizer`'s inner rate): `rho_t = rho_max` when
+    `lr_t = lr_max` and `rho_min` when `lr_t = lr_min`. Where `lr_max = lr_min`, `rho_t = rho_max`. Clipped only
     at 0 (a rate far below `lr_min` would give a negative radius): a rate
     above `lr_max` gives a radius above `rho_max`.
 
@@ -59,7 +66,10 @@ class FollowLearningRate(RhoSchedule):
         rho_max: float > 0, the radius at `lr_max`.
         rho_min: float >= 0, the radius at `lr_min` (default 0.0).
         lr_max: float > lr_min, or None (default): the optimizer's learning
-            rate at step 0 (its schedule evaluated at 0). With a warmup, pass
+            rate at the first step the variant trained, recorded then in the
+            variant's state and saved with the model, so a resumed run keeps
+            it (a variant rebuilt for a new set of trainable variables, after
+            freezing or unfreezing, records it again). With a warmup, pass
             the peak rate here.
         lr_min: float >= 0, the rate at which the radius is `rho_min`
             (default 0.0, the end of a cosine decay to zero).
@@ -103,6 +113,7 @@ class FollowLearningRate(RhoSchedule):
         return ops.maximum(rho, 0.0)
 
     def get_config(self):
+        """The constructor arguments, for saving with the model."""
         return {
             "rho_max": self.rho_max,
             "rho_min": self.rho_min,
@@ -135,21 +146,12 @@ def deserialize(value):
     return value
 
 
-def initial_learning_rate(optimizer, learning_rate):
-    """The optimizer's learning rate at step 0 (a float32 scalar tensor).
+def evaluate(schedule, step, learning_rate, first_learning_rate):
+    """`schedule`'s value at `step`, a float32 scalar tensor.
 
-    Its schedule evaluated at 0; for a rate that is not a schedule, the
-    current one (`learning_rate`).
+    A `RhoSchedule` also reads the step's `learning_rate` and the rate of
+    the first step the variant trained (`first_learning_rate`).
     """
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = getattr(inner, "_learning_rate", None)
-    if is_schedule(rate):
-        return ops.cast(rate(0), "float32")
-    return ops.cast(learning_rate, "float32")
-
-
-def evaluate(schedule, step, learning_rate, optimizer):
-    """`schedule`'s value at `step`, a float32 scalar tensor."""
     if isinstance(schedule, RhoSchedule):
         if learning_rate is None:
             raise ValueError(
@@ -157,9 +159,7 @@ def evaluate(schedule, step, learning_rate, optimizer):
                 "rate, so it needs the step's `learning_rate`. Received: "
                 "learning_rate=None"
             )
-        value = schedule(
-            step, learning_rate, initial_learning_rate(optimizer, learning_rate)
-        )
+        value = schedule(step, learning_rate, first_learning_rate)
     else:
         value = schedule(step)
     return ops.cast(value, "float32")

@@ -1,4 +1,4 @@
-"""WSAM, GA-SAM, LookSAM, AE-SAM and AE-LookSAM under MirroredStrategy.
+"""WSAM, GA-SAM, ESAM, LookSAM, AE-SAM and AE-LookSAM under MirroredStrategy.
 
 Two logical CPUs (tests/distributed_variants_check.py, in a subprocess).
 Replica `r` trains on the `r`-th half of each global batch; its perturbation
@@ -40,7 +40,7 @@ def test_every_replica_takes_the_same_branch_at_every_step(report, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["wsam", "ga_sam", "look_sam", "ae_sam", "ae_look_sam"]
+    "name", ["wsam", "ga_sam", "esam", "look_sam", "ae_sam", "ae_look_sam"]
 )
 def test_weights_follow_the_per_replica_formula(report, name):
     errors = report[name]

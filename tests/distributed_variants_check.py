@@ -22,6 +22,7 @@ from keras_sam import variants  # noqa: E402
 from tests import golden, models, reference, replicas, switching  # noqa: E402
 from tests.variants.ae_look_sam_test import ae_look_sam_reference  # noqa: E402
 from tests.variants.ae_sam_test import ae_sam_reference  # noqa: E402
+from tests.variants.esam_test import esam_reference  # noqa: E402
 from tests.variants.ga_sam_test import (  # noqa: E402
     ascent_gradients, ga_sam_reference, relative_strength,
 )
@@ -49,6 +50,9 @@ def variant(name):
         "look_sam": dict(rho=RHO, k=K, alpha=ALPHA),
         "ae_sam": dict(rho=RHO, **AE),
         "ae_look_sam": dict(rho=RHO, alpha=ALPHA, **AE),
+        # All variables perturbed (beta=1): the replicas' own draws do not
+        # enter; each keeps half of its own rows.
+        "esam": dict(rho=RHO, beta=1.0, gamma=0.5, seed=1),
     }[name]
     cls = variants.registered()[name]
     if name in BRANCHING:
@@ -94,6 +98,14 @@ def references(name):
                 [wsam_reference(RHO, GAMMA, True) for _ in range(2)]
             ),
             "global": wsam_reference(RHO, GAMMA, True),
+        }
+    if name == "esam":
+        # Each replica ranks its own rows by their unscaled loss increase.
+        return {
+            "per_replica": replicas.per_replica(
+                [esam_reference(RHO, 1.0, 0.5, seed=1) for _ in range(2)]
+            ),
+            "global": esam_reference(RHO, 1.0, 0.5, seed=1),
         }
     if name == "ga_sam":
         return {"per_replica": ga_sam_per_replica(),
@@ -185,7 +197,7 @@ def check(strategy, name, sync=False):
 def main():
     strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
     report = {name: check(strategy, name)
-              for name in ("wsam", "ga_sam", *BRANCHING)}
+              for name in ("wsam", "ga_sam", "esam", *BRANCHING)}
     # With sync_perturbation=True: LookSAM on one device, global batch.
     report["look_sam_sync"] = check(strategy, "look_sam", sync=True)
     print(json.dumps(report))

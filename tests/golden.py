@@ -20,6 +20,7 @@ def compare_with_reference(
     model_fn=models.bn_dropout_mlp,
     tolerance=1e-5,
     data_seed=0,
+    pipeline=False,
 ):
     """Fits `steps` steps and checks weights and state against the reference.
 
@@ -30,6 +31,9 @@ def compare_with_reference(
     optimizer's step (an update outside the optimizer, as decoupled WSAM).
     `learning_rate` is a float or a `keras.optimizers.schedules`
     schedule; the reference uses `lr_t = schedule(step)`.
+    With `pipeline`, `fit` reads a `tf.data` pipeline batched without
+    `drop_remainder` (the usual input), whose batch size TensorFlow does
+    not know when it traces the step.
     Returns `(model, ref)` for further checks.
     """
     rng = np.random.default_rng(data_seed)
@@ -44,10 +48,18 @@ def compare_with_reference(
         loss=models.sparse_ce(),
         jit_compile=jit_compile,
     )
-    model.fit(
-        x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
-        sample_weight=sample_weight,
-    )
+    if pipeline:
+        import tensorflow as tf
+
+        columns = (x, y) if sample_weight is None else (x, y, sample_weight)
+        data = tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
+        assert data.element_spec[0].shape[0] is None
+        model.fit(data, epochs=1, verbose=0)
+    else:
+        model.fit(
+            x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+            sample_weight=sample_weight,
+        )
     batches = reference.batches(x, y, batch_size, sample_weight)
     replay(ref, reference_gradients, batches, learning_rate, momentum)
     reference.assert_weights_close(

@@ -16,6 +16,7 @@ import pytest
 import keras_sam
 from keras_sam import variants
 from tests import models, reference, switching
+from tests.variants.esam_test import esam_reference
 from tests.variants.ga_sam_test import ga_sam_reference
 from tests.variants.look_sam_test import look_sam_reference
 from tests.variants.sam_test import sam_reference
@@ -133,3 +134,16 @@ def test_ga_sam_in_mixed_float16_trains_as_float32(jit_compile):
         [v.numpy() for v in model.variant.second_moments], expected.state["v"],
         STATE,
     )
+
+
+@pytest.mark.parametrize("jit_compile", _jit_cases())
+def test_esam_in_mixed_float16_trains_as_float32(jit_compile):
+    # ESAM keeps the rows whose loss rose most: a loss scale left in the
+    # clean per-sample losses (and not in the perturbed ones) would keep the
+    # rows with the smallest clean losses instead, other rows than these.
+    expected = esam_reference(0.1, 1.0, 0.5, seed=1)
+    model, ref, initial = train_mixed_and_reference(
+        variants.ESAM(rho=0.1, beta=1.0, gamma=0.5, seed=1), expected, jit_compile
+    )
+    assert [len(rows) for rows in expected.selected_rows] == [BATCH // 2] * STEPS
+    assert_trained_as_reference(model, ref, initial)

@@ -32,6 +32,22 @@ def check_sample_aware(spec):
         )
 
 
+def check_rows_allowed(model):
+    """Raises if `model` has a stateful layer: its state has a row per row
+    of the batch, so a pass on some rows cannot run (ESAM's final pass)."""
+    stateful = [
+        layer.name for layer in model._flatten_layers()
+        if getattr(layer, "stateful", False) is True
+    ]
+    if stateful:
+        raise ValueError(
+            "This variant (ESAM) takes a pass on some rows of the batch, "
+            "which a stateful layer cannot run: its state has one row per "
+            "row of the full batch. Use another variant, or `stateful=False`. "
+            f"Received: a model with stateful layers {stateful}."
+        )
+
+
 def rows_of(x, y, sample_weight, rows=None, sample_scale=None):
     """`(x, y, sample_weight)` restricted to `rows`, weights scaled.
 

@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from keras_sam.backend import batch
+from keras_sam.backend.recording import RecordingScope, run_stateless
 
 # The step being traced, innermost last: `(variables, select)`. `variables`
 # are all the step may read or assign; `select` says how `cond` evaluates
@@ -27,11 +28,10 @@ class StepSpec:
         loss_fn: a zero-argument closure running a training pass; returns
             the loss or `(loss, aux)`.
         variables: a function returning the variables to train.
-        state_variables: a function returning the non-trainable variables
-            a pass may assign (BatchNorm statistics, dropout seed states):
-            the perturbed passes read them as they were before the clean
-            pass.
         optimizer: the base optimizer.
+        metric_variables: a function returning the variables of the
+            model's metrics: a skipped step leaves what the first pass
+            assigned to them (the rest of what it assigned is restored).
         sync_perturbation: form the perturbation from the replica-mean
             gradient under `tf.distribute` or `torch.distributed`.
         recorder: an object with `perturbation_norm_tracker` and
@@ -40,15 +40,20 @@ class StepSpec:
             `loss_fn(rows=..., sample_scale=...)` (a pass on some rows of
             the batch, per-sample weights multiplied by `sample_scale`), as
             `SAMModel`'s does; `None` when it takes no arguments.
+
+    What a pass may assign (BatchNorm statistics, seed states, RNN states,
+    metrics) needs no list: the first pass records it
+    (`recording.write_back`).
     """
 
-    def __init__(self, variant, loss_fn, variables, state_variables, optimizer,
-                 sync_perturbation=False, recorder=None, batch_size=None):
+    def __init__(self, variant, loss_fn, variables, optimizer,
+                 metric_variables=list, sync_perturbation=False, recorder=None,
+                 batch_size=None):
         self.variant = variant
         self.loss_fn = loss_fn
         self.batch_size = batch_size
         self._variables = variables
-        self._state_variables = state_variables
+        self._metric_variables = metric_variables
         self.optimizer = optimizer
         self.sync_perturbation = sync_perturbation
         self.recorder = recorder
@@ -60,9 +65,8 @@ class StepSpec:
         return list(self._variables())
 
     @property
-    def state_variables(self):
-        trained = {id(v) for v in self.variables}
-        return [v for v in self._state_variables() if id(v) not in trained]
+    def metric_variables(self):
+        return list(self._metric_variables())
 
     def call_loss(self, rows=None, sample_scale=None):
         """Runs `loss_fn` on the batch (or its `rows`): `(loss, aux)`."""
@@ -83,20 +87,25 @@ def sam_model_step(model, data, minimize, replicas=1):
     def loss_fn(rows=None, sample_scale=None):
         # Variants that look at single samples (ESAM) ask for some `rows`
         # of the batch or for per-sample weights `sample_scale`.
+        if rows is not None:
+            batch.check_rows_allowed(model.model)
         x_, y_, weight = batch.rows_of(x, y, sample_weight, rows, sample_scale)
         y_pred = model.model(x_, training=True)
-        if not model.built:
-            # TensorFlow defers building to the first trace: a subclassed
-            # model has its weights now, so the variant can be built.
-            model.build()
         loss = model._compute_loss(
             x=x_, y=y_, y_pred=y_pred, sample_weight=weight, training=True
         )
         return loss, y_pred
 
+    if not model.built:
+        # TensorFlow defers building to the first trace. A subclassed model
+        # creates its weights in its first call, which must not be a pass:
+        # a pass runs in a stateless scope, where new variables are only
+        # placeholders until it ends. Then the variant can be built.
+        model.model(x, training=False)
+        model.build()
     spec = StepSpec(
         model.variant, loss_fn, lambda: model.trainable_variables,
-        lambda: model.model.non_trainable_variables, model.optimizer,
+        model.optimizer, metric_variables=lambda: model.metrics_variables,
         sync_perturbation=model.sync_perturbation, recorder=model,
         batch_size=batch_size(x),
     )
@@ -170,20 +179,21 @@ def loss_and_aux(outputs):
 
 
 def perturbed_mapping(spec, perturbed, state):
-    """Maps the trained variables to `perturbed` and the state to `state`."""
-    mapping = list(zip(spec.variables, perturbed))
-    return mapping + list(zip(spec.state_variables, state))
+    """Maps the trained variables to `perturbed` and each of the first
+    pass's assigned variables (`state`, pairs from `recording.write_back`) to its
+    value before that pass."""
+    return list(zip(spec.variables, perturbed)) + list(state)
 
 
 def forward(spec, mapping, rows=None, sample_scale=None):
-    """A training pass of `spec.loss_fn` inside a `keras.StatelessScope`.
+    """A training pass of `spec.loss_fn` inside a `RecordingScope`.
 
     Returns `(scaled_loss, loss, aux, scope)`. Nothing is written to a
     variable; the scope holds what the pass would have assigned. Losses from
     `add_loss` and weight regularizers are computed at the mapped values.
     `rows`, `sample_scale`: as `StepSpec.call_loss`.
     """
-    with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
+    with RecordingScope(state_mapping=mapping, collect_losses=True) as scope:
         loss, aux = spec.call_loss(rows, sample_scale)
         scaled_loss = spec.optimizer.scale_loss(loss)
     return scaled_loss, loss, aux, scope
@@ -196,16 +206,18 @@ def back_off_loss_scale(optimizer):
         optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
 
 
-def restore(spec, variant_state, state):
+def restore(spec, variant_state, state_variables, state):
     """Undoes a skipped step: all it leaves are the advanced RNG counters.
 
-    The variant's state and the floating-point model state (BatchNorm
-    statistics a NaN batch would poison) return to their values before it.
+    The variant's state and the floating-point model state the first pass
+    assigned (`state_variables`, e.g. BatchNorm statistics a NaN batch
+    would poison; metrics excluded) return to their values before it.
     """
     for v, value in zip(spec.variant.state_variables(), variant_state):
         v.assign(value)
-    for v, value in zip(spec.state_variables, state):
-        if keras.backend.is_float_dtype(v.dtype):
+    metrics = {id(v) for v in spec.metric_variables}
+    for v, value in zip(state_variables, state):
+        if keras.backend.is_float_dtype(v.dtype) and id(v) not in metrics:
             v.assign(value)
 
 
@@ -235,22 +247,6 @@ def tracing_step(model, compiled_for_cpu, groups=4):
         yield variables
     finally:
         _STEPS.pop()
-
-
-def collect(scope, variables, defaults):
-    """The scope's value of each variable, or its default if never assigned."""
-    values = []
-    for variable, default in zip(variables, defaults):
-        value = scope.get_current_value(variable)
-        values.append(default if value is None else value)
-    return values
-
-
-def run_stateless(fn, variables, values):
-    """`fn()` with `variables` read as `values`: `(outputs, new values)`."""
-    with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
-        outputs = fn()
-    return outputs, collect(scope, variables, values)
 
 
 def select(pred, true_fn, false_fn, variables):

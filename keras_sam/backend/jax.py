@@ -9,7 +9,10 @@ on TensorFlow, and the scope's final values are the new state. Differences
 from the TensorFlow backend, none visible to a variant:
 
 - gradients come from `jax.value_and_grad` of a stateless pass; pass 1
-  returns its new non-trainable state (BatchNorm statistics, seeds) as aux;
+  returns what it assigned (BatchNorm statistics, seeds, metrics) as aux;
+- a step that assigns a variable outside the state Keras's trainer carries
+  (a second optimizer the model does not keep, a stateful RNN's state) is
+  refused (`common.check_carried`) rather than losing the new value;
 - a branch that assigns variables goes through `cond` (below), which carries
   the step's variables in and out of `jax.lax.cond`;
 - the base optimizer runs through its `stateless_apply` (which keeps loss
@@ -25,6 +28,7 @@ from keras import ops
 
 from keras_sam.backend import batch
 from keras_sam.backend import common
+from keras_sam.backend import recording
 
 
 def _values(variables):
@@ -46,7 +50,7 @@ def cond(pred, true_fn, false_fn):
     variables = step[0]
 
     def branch(fn):
-        return lambda values: common.run_stateless(fn, variables, values)
+        return lambda values: recording.run_stateless(fn, variables, values)
 
     outputs, values = jax.lax.cond(
         pred, branch(true_fn), branch(false_fn), _values(variables)
@@ -59,13 +63,15 @@ def cond(pred, true_fn, false_fn):
 def _gradients(spec, weights, state, unscale, rows=None, probe=None):
     """Unscaled float32 gradients at `weights`, and the pass's aux outputs.
 
-    The aux outputs are `(loss, aux, new values)`: what the pass assigned to
-    each of the step's variables (BatchNorm statistics, seeds, metrics), or
-    its value before the pass. With a per-sample `probe`
+    The aux outputs are `(loss, aux, scope)`; `scope.updates()` holds what
+    the pass assigned (BatchNorm statistics, seeds, metrics) as values of
+    this trace. `state` pairs variables with the values the pass reads
+    (`recording.write_back`). With a per-sample `probe`
     (`keras_sam/backend/batch.py`) the gradients are `(weights', probe's)`.
     """
     step_variables = common.current_step()[0]
     current = _values(step_variables)
+    scopes = []
 
     def scaled_loss(weights, probe):
         mapping = list(zip(step_variables, current))
@@ -73,19 +79,24 @@ def _gradients(spec, weights, state, unscale, rows=None, probe=None):
         scaled, loss, aux, scope = common.forward(
             spec, mapping, rows=rows, sample_scale=probe
         )
-        return scaled, (loss, aux, common.collect(scope, step_variables, current))
+        scopes.append(scope)
+        return scaled, (loss, aux, [value for _, value in scope.updates()])
 
     argnums = 0 if probe is None else (0, 1)
-    (_, aux), gradients = jax.value_and_grad(
+    (_, (loss, aux, new_values)), gradients = jax.value_and_grad(
         scaled_loss, argnums=argnums, has_aux=True
     )(weights, probe)
+    # The scope's values are those of the inner trace; take the outputs'.
+    scope = recording.RecordingScope()
+    for (variable, _), value in zip(scopes[-1].updates(), new_values):
+        scope.add_update((variable, value))
     probe_gradient = None
     if probe is not None:
         gradients, probe_gradient = gradients
     gradients = [ops.cast(g, "float32") * unscale for g in gradients]
     if probe is not None:
-        return (gradients, probe_gradient), aux
-    return gradients, aux
+        gradients = (gradients, probe_gradient)
+    return gradients, (loss, aux, scope)
 
 
 class _Oracle:
@@ -130,7 +141,16 @@ def minimize(spec):
             "`@keras_sam.stateful_step`, which runs it over that state."
         )
     variant, optimizer, variables = spec.variant, spec.optimizer, spec.variables
-    state = _values(spec.state_variables)
+    if not optimizer.built:
+        raise ValueError(
+            "On JAX the optimizer must be built before `fit`, and its "
+            "variables carried from step to step: `model.optimizer` is, "
+            "another one (a GAN's second optimizer) is carried when the "
+            "model keeps its variables (see 'A second optimizer' in "
+            "docs/using_keras_sam_with.md). Build it with "
+            "`optimizer.build(trainable_variables)` in your model's "
+            f"`compile`. Received: an unbuilt {type(optimizer).__name__}."
+        )
     variant_state = _values(variant.state_variables())
     weights = _values(variables)
     step = ops.convert_to_tensor(optimizer.iterations)
@@ -139,26 +159,23 @@ def minimize(spec):
     unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
     # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
-    # (BatchNorm statistics, seeds) is kept.
+    # (BatchNorm statistics, seeds) is written, as a stateful pass would.
     offsets = variant.first_pass_offsets(variables)
     first = weights
     if offsets is not None:
         common.record_perturbation(spec.recorder, offsets)
         first = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
     probe = batch.probe(spec) if variant.needs_sample_losses else None
-    gradients, (loss, aux, new_values) = _gradients(
-        spec, first, state, unscale, probe=probe
+    gradients, (loss, aux, scope) = _gradients(
+        spec, first, [], unscale, probe=probe
     )
     clean_losses = None
     if probe is not None:
         gradients, probe_gradient = gradients
         clean_losses = batch.sample_losses(probe_gradient, spec.batch_size, unscale)
-    trained = {id(v) for v in variables}
-    for v, value in zip(common.current_step()[0], new_values):
-        if id(v) not in trained:
-            v.assign(value)
+    written = recording.write_back(spec, scope)
 
-    oracle = _Oracle(spec, weights, state, unscale, clean_losses)
+    oracle = _Oracle(spec, weights, written, unscale, clean_losses)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def apply_fn(final_gradients):
@@ -177,7 +194,9 @@ def minimize(spec):
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
 
     def skip():
-        common.restore(spec, variant_state, state)
+        common.restore(
+            spec, variant_state, [v for v, _ in written], [s for _, s in written]
+        )
         common.back_off_loss_scale(optimizer)
 
     finite = common.step_is_finite(spec.recorder, gradients, update)
@@ -219,7 +238,7 @@ def stateless_step(model, state, step_fn):
     values = [value for group in state for value in group]
     groups = len(state)
     with common.tracing_step(model, compiled_for_cpu, groups) as variables:
-        logs, new_values = common.run_stateless(step_fn, variables, values)
+        logs, new_values = recording.run_stateless(step_fn, variables, values)
     new_state, start = [], 0
     for group in common.step_variable_groups(model, groups):
         new_state.append(new_values[start : start + len(group)])

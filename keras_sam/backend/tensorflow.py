@@ -3,8 +3,8 @@
 The only module of keras_sam that imports TensorFlow. The perturbed passes
 never write to a variable: they run the inner model inside a
 `keras.StatelessScope` that maps each trainable variable to `w + offsets` and
-every non-trainable variable (BatchNorm statistics, dropout seed states) to
-its value before the clean pass. Consequences, all guaranteed by
+every variable the clean pass assigned (BatchNorm statistics, dropout seed
+states, a stateful RNN's hidden state) to its value before the clean pass. Consequences, all guaranteed by
 construction:
 
 - the weights after a perturbed pass are exactly the weights before it
@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_sam.backend import batch
 from keras_sam.backend import common
+from keras_sam.backend import recording
 
 
 def _unscaled(gradients, weights, unscale):
@@ -117,7 +118,8 @@ class _GradientOracle:
     """Gradients of one batch at `w + offsets`, as `Variant`s consume them.
 
     Holds what the clean pass left: the step's spec, the weights' values,
-    the state from before the clean pass and the factor that turns a scaled
+    the variables it assigned with their values before it (`state`) and
+    the factor that turns a scaled
     per-replica gradient into an unscaled float32 one. With
     `sync_perturbation` it returns the replica mean (an all-reduce, which a
     branch of `cond` may hold). `rows` restricts a pass to some rows of the
@@ -189,44 +191,35 @@ def train_step(model, data):
         return common.sam_model_step(model, data, minimize, replicas())
 
 
-def _first_pass(spec, state):
-    """The step's first pass: `(raw gradients, loss, aux)`.
+def _first_pass(spec):
+    """The step's first pass: `(raw gradients, loss, aux, state)`.
 
-    At `w`, stateful, unless the variant asks for first-pass offsets: then
-    at `w + offsets` inside a stateless scope whose assignments (BatchNorm
-    statistics, seeds) are then written. With `needs_sample_losses`, the
-    last raw gradient is the per-sample probe's.
+    At `w`, unless the variant asks for first-pass offsets: then at
+    `w + offsets`. It runs in a recording scope whose assignments
+    (BatchNorm statistics, seeds, RNN states, metrics) are then written
+    (`recording.write_back`); `state` pairs each with its value before. With
+    `needs_sample_losses`, the last raw gradient is the per-sample probe's.
     """
-    variant, optimizer = spec.variant, spec.optimizer
+    variant = spec.variant
     probe = batch.probe(spec) if variant.needs_sample_losses else None
     extra = [] if probe is None else [probe]
     offsets = variant.first_pass_offsets(spec.variables)
     with tf.GradientTape() as tape:
         if probe is not None:
             tape.watch(probe)
-        if offsets is None:
-            loss, aux = spec.call_loss(sample_scale=probe)
-            scaled_loss = optimizer.scale_loss(loss)
-        else:
+        # The trained variables are read as tensors the tape watches
+        # (regularizers read them through the scope's mapping).
+        sources = [v.value for v in spec.variables]
+        if offsets is not None:
             common.record_perturbation(spec.recorder, offsets)
-            sources = [
-                v.value + tf.cast(o, v.dtype)
-                for v, o in zip(spec.variables, offsets)
-            ]
-            tape.watch(sources)
-            mapping = list(zip(spec.variables, sources))
-            scaled_loss, loss, aux, scope = common.forward(
-                spec, mapping, sample_scale=probe
-            )
-    if offsets is None:
-        sources = spec.variables
-    else:
-        for v, value in zip(
-            spec.state_variables, common.collect(scope, spec.state_variables, state)
-        ):
-            v.assign(value)
+            sources = [w + tf.cast(o, w.dtype) for w, o in zip(sources, offsets)]
+        tape.watch(sources)
+        mapping = list(zip(spec.variables, sources))
+        scaled_loss, loss, aux, scope = common.forward(
+            spec, mapping, sample_scale=probe
+        )
     raw = tape.gradient(scaled_loss, list(sources) + extra)
-    return raw, loss, aux
+    return raw, loss, aux, recording.write_back(spec, scope)
 
 
 def minimize(spec):
@@ -236,15 +229,16 @@ def minimize(spec):
 
     # Values read before anything below writes (tf.function orders reads and
     # writes of one resource as written).
-    state = [tf.identity(v.value) for v in spec.state_variables]
     variant_state = [tf.identity(v.value) for v in variant.state_variables()]
     step = tf.identity(tf.convert_to_tensor(optimizer.iterations))
     learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
     variant.update_hyperparameters(step, learning_rate, optimizer)
 
-    # Pass 1: at `w` (or the variant's first-pass offsets), stateful:
-    # BatchNorm statistics and seeds advance here.
-    raw, loss, aux = _first_pass(spec, state)
+    # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
+    # (BatchNorm statistics, seeds) is written, as a stateful pass would.
+    raw, loss, aux, written = _first_pass(spec)
+    state_variables = [v for v, _ in written]
+    state = [value for _, value in written]
     variables = spec.variables
     weights = [tf.identity(v.value) for v in variables]
     # Per-replica losses are divided by the replica count; undo it together
@@ -262,7 +256,7 @@ def minimize(spec):
     if spec.sync_perturbation:
         gradients = mean_over_replicas(gradients)
 
-    oracle = _GradientOracle(spec, weights, state, unscale, clean_losses)
+    oracle = _GradientOracle(spec, weights, written, unscale, clean_losses)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def rescale_and_apply(final_gradients):
@@ -279,7 +273,7 @@ def minimize(spec):
         variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
 
     def restore(update, learning_rate, variant_state, state):
-        common.restore(spec, variant_state, state)
+        common.restore(spec, variant_state, state_variables, state)
 
     finite = common.step_is_finite(spec.recorder, gradients, update)
     _apply_or_skip(

@@ -1,11 +1,14 @@
 """PyTorch train step and gradient oracle for `SAMModel`.
 
-PyTorch runs eagerly: pass 1 is the normal stateful forward pass and
-`torch.autograd.grad` gives its gradients (no `.grad` fields are touched);
-each perturbed pass runs the inner model inside a `keras.StatelessScope` that
-maps the trainables to fresh leaf tensors `w + offsets`, so the weights are
-never written during the step, and the optimizer applies the final gradients
-under `torch.no_grad()`, as Keras's own torch train step does. Under an
+PyTorch runs eagerly. Pass 1 runs in a recording `keras.StatelessScope` on
+leaf tensors of the weights, `torch.autograd.grad` gives its gradients (no
+`.grad` fields are touched), and then what it assigned (BatchNorm
+statistics, seeds, RNN states) is written. Each perturbed pass runs the
+inner model inside a `keras.StatelessScope` that maps the trainables to
+fresh leaf tensors `w + offsets`, so the weights are never written during
+the step, and replays PyTorch's global generator (from which an unseeded
+`Dropout` draws its masks). The optimizer applies the final gradients under
+`torch.no_grad()`, as Keras's own torch train step does. Under an
 initialized `torch.distributed` group the final update, the skip decision
 and the variants' replica means are all-reduced across the processes.
 """
@@ -16,6 +19,7 @@ from keras import ops
 
 from keras_sam.backend import batch
 from keras_sam.backend import common
+from keras_sam.backend import recording
 
 
 def _unscaled(gradients, weights, unscale):
@@ -61,12 +65,51 @@ def _all_finite(finite):
     return bool(flag == 1.0)
 
 
-def _first_pass(spec, state):
-    """`(raw gradients, loss, aux, probe gradient)` of the step's first pass.
+class _GlobalGenerator:
+    """PyTorch's global random generators, replayed for the perturbed passes.
 
-    At `w`, stateful, unless the variant asks for first-pass offsets: then
-    at `w + offsets` inside a stateless scope whose assignments (BatchNorm
-    statistics, seeds) are then written.
+    Keras's PyTorch backend draws the masks of an unseeded `Dropout`
+    (`seed=None`) from PyTorch's global generator, not from the layer's
+    seed state. Every perturbed pass starts from the generator's state
+    before the clean pass (the clean pass's masks), and the step leaves it
+    where the clean pass left it, as a plain Keras step would.
+    """
+
+    def __init__(self):
+        self.before = self._state()
+        self.after = None
+
+    @staticmethod
+    def _state():
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        return torch.get_rng_state(), cuda
+
+    @staticmethod
+    def _set(state):
+        cpu, cuda = state
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+    def clean_pass_done(self):
+        self.after = self._state()
+
+    def replay(self, fn):
+        """`fn()` drawing what the clean pass drew; the state stays after it."""
+        self._set(self.before)
+        try:
+            return fn()
+        finally:
+            self._set(self.after)
+
+
+def _first_pass(spec):
+    """`(raw gradients, loss, aux, probe gradient, state)` of the first pass.
+
+    At `w`, unless the variant asks for first-pass offsets: then at
+    `w + offsets`. It runs in a recording scope whose assignments
+    (BatchNorm statistics, seeds, RNN states, metrics) are then written
+    (`recording.write_back`); `state` pairs each with its value before.
     """
     variant, optimizer = spec.variant, spec.optimizer
     probe = None
@@ -75,37 +118,35 @@ def _first_pass(spec, state):
     extra = [] if probe is None else [probe]
     offsets = variant.first_pass_offsets(spec.variables)
     with torch.enable_grad():
+        # The trained variables are read as leaf tensors (regularizers read
+        # them through the scope's mapping).
         if offsets is None:
-            loss, aux = spec.call_loss(sample_scale=probe)
-            scaled_loss = optimizer.scale_loss(loss)
-            sources = [v.value for v in spec.variables]
+            sources = [v.value.detach().requires_grad_() for v in spec.variables]
         else:
             common.record_perturbation(spec.recorder, offsets)
             sources = [
                 (v.value + o.to(v.value.dtype)).detach().requires_grad_()
                 for v, o in zip(spec.variables, offsets)
             ]
-            mapping = list(zip(spec.variables, sources))
-            scaled_loss, loss, aux, scope = common.forward(
-                spec, mapping, sample_scale=probe
-            )
+        mapping = list(zip(spec.variables, sources))
+        scaled_loss, loss, aux, scope = common.forward(
+            spec, mapping, sample_scale=probe
+        )
         raw = torch.autograd.grad(scaled_loss, sources + extra, allow_unused=True)
-    if offsets is not None:
-        new_state = common.collect(scope, spec.state_variables, state)
-        with torch.no_grad():
-            for v, value in zip(spec.state_variables, new_state):
-                v.assign(value)
+    with torch.no_grad():
+        written = recording.write_back(spec, scope)
     if probe is None:
-        return raw, loss, aux, None
-    return raw[:-1], loss, aux, raw[-1]
+        return raw, loss, aux, None, written
+    return raw[:-1], loss, aux, raw[-1], written
 
 
 class _Oracle:
     """Gradients at `w + offsets` for the variant (see tensorflow.py)."""
 
-    def __init__(self, spec, weights, state, unscale, clean_losses):
+    def __init__(self, spec, weights, state, unscale, clean_losses, generator):
         self.spec, self.weights, self.state = spec, weights, state
         self.unscale, self.clean_losses = unscale, clean_losses
+        self.generator = generator
 
     def _mapping(self, offsets, grad):
         perturbed = [
@@ -119,7 +160,9 @@ class _Oracle:
         common.record_perturbation(spec.recorder, offsets)
         with torch.enable_grad():
             perturbed, mapping = self._mapping(offsets, True)
-            scaled_loss = common.forward(spec, mapping, rows=rows)[0]
+            scaled_loss = self.generator.replay(
+                lambda: common.forward(spec, mapping, rows=rows)[0]
+            )
             raw = torch.autograd.grad(scaled_loss, perturbed, allow_unused=True)
         perturbed_gradients = _unscaled(raw, self.weights, self.unscale)
         if spec.sync_perturbation:
@@ -134,7 +177,9 @@ class _Oracle:
         with torch.enable_grad():
             probe = batch.probe(self.spec).requires_grad_()
             mapping = self._mapping(offsets, False)[1]
-            scaled_loss = common.forward(self.spec, mapping, sample_scale=probe)[0]
+            scaled_loss = self.generator.replay(
+                lambda: common.forward(self.spec, mapping, sample_scale=probe)[0]
+            )
             (gradient,) = torch.autograd.grad(scaled_loss, [probe], allow_unused=True)
         return batch.sample_losses(gradient, self.spec.batch_size, self.unscale)
 
@@ -143,20 +188,22 @@ def minimize(spec):
     """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
     variant, optimizer = spec.variant, spec.optimizer
     with torch.no_grad():
-        state = [v.value.clone() for v in spec.state_variables]
         variant_state = [v.value.clone() for v in variant.state_variables()]
         step = ops.convert_to_tensor(optimizer.iterations).clone()
         learning_rate = ops.convert_to_tensor(optimizer.learning_rate).clone()
         variant.update_hyperparameters(step, learning_rate, optimizer)
         unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
 
-    # Pass 1: at `w` (or the variant's first-pass offsets), stateful
-    # (BatchNorm statistics and seeds advance).
-    raw, loss, aux, probe_gradient = _first_pass(spec, state)
+    # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
+    # (BatchNorm statistics, seeds) is written, as a stateful pass would.
+    generator = _GlobalGenerator()
+    raw, loss, aux, probe_gradient, written = _first_pass(spec)
+    generator.clean_pass_done()
     variables = spec.variables
     loss = loss.detach()
     # No copy: the weights change in place only in `optimizer.apply`, after
-    # the last use of `weights`. The state does change in place.
+    # the last use of `weights`. The state does change in place, so
+    # `written` holds copies.
     weights = [v.value.detach() for v in variables]
     has_gradient = [g is not None for g in raw]
     gradients = _unscaled(raw, weights, unscale)
@@ -165,7 +212,7 @@ def minimize(spec):
     clean_losses = None
     if variant.needs_sample_losses:
         clean_losses = batch.sample_losses(probe_gradient, spec.batch_size, unscale)
-    oracle = _Oracle(spec, weights, state, unscale, clean_losses)
+    oracle = _Oracle(spec, weights, written, unscale, clean_losses, generator)
     update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
 
     def apply_fn(final_gradients):
@@ -184,6 +231,9 @@ def minimize(spec):
     if finite:
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
     else:
-        common.restore(spec, variant_state, state)
+        with torch.no_grad():
+            common.restore(
+                spec, variant_state, [v for v, _ in written], [s for _, s in written]
+            )
         common.back_off_loss_scale(optimizer)
     return loss, aux, perturbed, finite

@@ -106,8 +106,19 @@ class Hyperparameters:
         ids = getattr(self, "_hyperparameter_ids", frozenset())
         self._hyperparameter_ids = ids | {id(variable)}
         if schedules.is_schedule(value):
+            first_rate = None
+            if isinstance(value, schedules.RhoSchedule):
+                # The optimizer's rate at the variant's first step (0 until
+                # then): state, saved with the model.
+                first_rate = self.add_weight(
+                    shape=(),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"{name}_first_learning_rate",
+                    aggregation="only_first_replica",
+                )
             scheduled = dict(self.__dict__.get("_schedules", {}))
-            scheduled[name] = (value, variable)
+            scheduled[name] = (value, variable, first_rate)
             self.__dict__["_schedules"] = scheduled
         return variable
 
@@ -123,11 +134,19 @@ class Hyperparameters:
         """Sets each scheduled hyperparameter to its schedule's value.
 
         Every backend's step calls it before `compute_gradients`, with the
-        optimizer's iteration count, its learning rate for this step and the
-        optimizer (whose rate at step 0 a `RhoSchedule` may read). Does
-        nothing for a variant without schedules.
+        optimizer's iteration count and its learning rate for this step. A
+        `RhoSchedule` also reads the rate of the variant's first step, which
+        the first call records. Does nothing for a variant without
+        schedules. `optimizer` is unused (kept for custom steps that pass it).
         """
-        for schedule, variable in self.__dict__.get("_schedules", {}).values():
-            variable.assign(
-                schedules.evaluate(schedule, step, learning_rate, optimizer)
-            )
+        del optimizer
+        for schedule, variable, first_rate in self.__dict__.get(
+            "_schedules", {}
+        ).values():
+            first = None
+            if first_rate is not None and learning_rate is not None:
+                rate = ops.cast(learning_rate, "float32")
+                recorded = first_rate.value
+                first = ops.where(recorded > 0.0, recorded, rate)
+                first_rate.assign(first)
+            variable.assign(schedules.evaluate(schedule, step, learning_rate, first))

@@ -257,8 +257,9 @@ class Variant(Hyperparameters, keras.layers.Layer):
                 Under `tf.distribute`, return the loss as Keras losses do
                 (divided by the number of replicas).
             model: the `keras.Model` or layer to train: its
-                `trainable_variables` are trained and its
-                `non_trainable_variables` are the state the passes share.
+                `trainable_variables` are trained; what the clean pass
+                assigns (BatchNorm statistics, seeds, RNN states) is the
+                state the perturbed passes read as it was before it.
             optimizer: the base optimizer; defaults to `model.optimizer`.
 
         Returns:

@@ -74,6 +74,18 @@ def test_esam_with_sample_weight_and_odd_batch_matches_formula():
     )
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_esam_keeps_round_gamma_b_rows_of_a_batch_of_unknown_size(jit_compile):
+    # gamma * B = 7.5: round keeps 8 rows where floor would keep 7. A
+    # tf.data pipeline without drop_remainder leaves B unknown at trace time.
+    expected = esam_reference(0.05, 1.0, 0.5, seed=1)
+    golden.compare_with_reference(
+        variants.ESAM(rho=0.05, beta=1.0, gamma=0.5, seed=1), expected,
+        jit_compile=jit_compile, steps=4, batch_size=15, pipeline=True,
+    )
+    assert [len(rows) for rows in expected.selected_rows] == [8] * 4
+
+
 def test_esam_is_not_sam():
     # Selecting rows matters: SAM's full-batch gradient at the same point
     # is far from ESAM's.
