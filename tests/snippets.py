@@ -1,6 +1,7 @@
 """Extracts and runs the ```python blocks of a markdown page.
 
-Convention (documented in docs/backends.md, "Running the docs' code"):
+Convention (docs/backends.md, "Running the docs' code", predates the
+tensorflow-only marker):
 - a page's blocks run in order in one namespace, in a fresh empty working
   directory that is also on `sys.path`, so later blocks see the names
   earlier ones defined;
@@ -9,14 +10,19 @@ Convention (documented in docs/backends.md, "Running the docs' code"):
 - a marker comment on the line before a block changes how it is used:
   `<!-- snippet: skip REASON -->` does not run it (REASON is required),
   `<!-- snippet: file PATH -->` writes it to PATH (a module a later block
-  imports) instead of running it.
+  imports) instead of running it,
+  `<!-- snippet: tensorflow-only REASON -->` runs it on the TensorFlow
+  backend only and skips it, with REASON, on JAX and PyTorch (a line that
+  needs TensorFlow, such as `export`; the page says so in its text).
+Every other block claims to run on every backend: the pages run on the
+backend of `KERAS_BACKEND`, and tests/docs_test.py runs them on each.
 Any other marker, a skip without a reason or a marker without a block is
 an error, as is an exception in any block that runs.
 
 Run as a script, `python tests/snippets.py RESULTS.json PAGE...` runs the
 pages one after another in this process (one import of Keras for all) and
-writes, per page, how many blocks ran, which were skipped and why, and the
-traceback of the first failure.
+writes, per page, how many blocks ran on the backend of `KERAS_BACKEND`,
+which were skipped and why, and the traceback of the first failure.
 """
 
 import dataclasses
@@ -33,15 +39,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(\S+)\s*(.*?)\s*-->\s*$")
 SETUP = re.compile(r"^\s*<!--\s*snippet-setup\s*$")
-KINDS = ("skip", "file")
+KINDS = ("skip", "file", "tensorflow-only")
 
 
 @dataclasses.dataclass
 class Snippet:
-    kind: str  # "run", "setup", "skip" or "file"
+    kind: str  # "run", "setup", "skip", "file" or "tensorflow-only"
     code: str
     line: int  # 1-based line of the fence or comment that opens it
-    argument: str = ""  # the reason of a skip, the path of a file
+    argument: str = ""  # the reason of a skip or tensorflow-only, a file's path
 
 
 def snippets(text, page="<page>"):
@@ -60,7 +66,8 @@ def snippets(text, page="<page>"):
             if kind not in KINDS or not argument:
                 raise ValueError(
                     f"{page}:{i + 1}: a snippet marker is `<!-- snippet: skip "
-                    f"REASON -->` or `<!-- snippet: file PATH -->`; got {line.strip()!r}")
+                    "REASON -->`, `<!-- snippet: tensorflow-only REASON -->` or "
+                    f"`<!-- snippet: file PATH -->`; got {line.strip()!r}")
             marker = (kind, argument, i + 1)
             i += 1
             continue
@@ -91,8 +98,19 @@ def _closing(lines, start, closes, page):
     raise ValueError(f"{page}:{start + 1}: block not closed")
 
 
-def run_page(page, workdir):
-    """Runs `page` (relative to the repository) in `workdir`; a summary."""
+def runs_on(snippet, backend):
+    """Whether `snippet` runs (or is written, for a file) on `backend`."""
+    if snippet.kind == "skip":
+        return False
+    return snippet.kind != "tensorflow-only" or backend == "tensorflow"
+
+
+def run_page(page, workdir, backend="tensorflow"):
+    """Runs `page` (relative to the repository) in `workdir`; a summary.
+
+    `backend`: the Keras backend the process runs (blocks marked
+    tensorflow-only are skipped on the others).
+    """
     result = {"ran": 0, "skipped": [], "error": None}
     namespace = {"__name__": "__main__"}
     cwd, path = os.getcwd(), list(sys.path)
@@ -101,8 +119,9 @@ def run_page(page, workdir):
     try:
         for snippet in snippets((ROOT / page).read_text(), page):
             where = f"{page}:{snippet.line}"
-            if snippet.kind == "skip":
-                result["skipped"].append(f"{where}: {snippet.argument}")
+            if not runs_on(snippet, backend):
+                kind = "" if snippet.kind == "skip" else f"{snippet.kind}: "
+                result["skipped"].append(f"{where}: {kind}{snippet.argument}")
                 continue
             if snippet.kind == "file":
                 target = pathlib.Path(workdir, snippet.argument)
@@ -120,12 +139,13 @@ def run_page(page, workdir):
 
 
 def main(output, *pages):
-    results = {}
+    import keras
+
+    backend, results = keras.backend.backend(), {}
     for page in pages:
-        if "keras" in sys.modules:
-            sys.modules["keras"].utils.clear_session()
+        keras.utils.clear_session()
         workdir = tempfile.mkdtemp(prefix=re.sub(r"\W", "_", page) + "_", dir=os.getcwd())
-        results[page] = run_page(page, workdir)
+        results[page] = run_page(page, workdir, backend)
         print(f"page {page} done", flush=True)
     pathlib.Path(output).write_text(json.dumps(results, indent=1))
 
