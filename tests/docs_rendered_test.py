@@ -122,3 +122,51 @@ def test_the_scan_finds_a_hand_written_ratio(tmp_path):
     (tmp_path / "docs" / "page.md").write_text("SAM costs 1.90× ERM, ERM 6.4 ms/step.\n")
     assert hand_written_step_times(str(tmp_path)) == [
         os.path.join("docs", "page.md") + ":1: SAM costs 1.90× ERM, ERM 6.4 ms/step."]
+
+
+# A run's duration ("about 20 minutes", "took 6 min", "~2 hours") outside a
+# rendered block: it would drift from the run it describes.
+RUN_TIME = re.compile(r"(?:about|took|takes|~)\s*\d+(?:\.\d+)?\s*(?:minutes?|min\b|hours?)",
+                      re.I)
+
+
+def hand_written_run_times(root=ROOT):
+    """`path: text` of every run duration written outside a rendered block."""
+    found = []
+    for path in render.documents(root):
+        with open(path) as f:
+            text = re.sub(r"\s+", " ", render.BLOCK.sub("", f.read()))
+        found += [f"{os.path.relpath(path, root)}: {m[0]}" for m in RUN_TIME.finditer(text)]
+    return found
+
+
+def test_no_run_time_is_written_by_hand():
+    """A benchmark run's time is rendered from its results file (#time)."""
+    assert hand_written_run_times() == []
+    with open(os.path.join(ROOT, "docs", "benchmarks", "mnist1d.md")) as f:
+        assert "<!-- rendered from docs/benchmarks/mnist1d/results.json#time -->" in f.read()
+
+
+def test_a_hand_written_run_time_is_noticed(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("Each method trains for 20 epochs, about 20\n"
+                                        "minutes in all; CI stays under 45 minutes.\n")
+    (tmp_path / "docs" / "page.md").write_text("It took 6 min.\n")
+    assert hand_written_run_times(str(tmp_path)) == [
+        "README.md: about 20 minutes", os.path.join("docs", "page.md") + ": took 6 min"]
+
+
+def test_a_changed_run_time_is_noticed(tmp_path):
+    results = os.path.join("docs", "benchmarks", "mnist1d", "results.json")
+    (tmp_path / os.path.dirname(results)).mkdir(parents=True)
+    with open(os.path.join(ROOT, results)) as f:
+        result = json.load(f)
+    (tmp_path / results).write_text(json.dumps(result))
+    block = f"<!-- rendered from {results}#time -->\n<!-- end rendered -->\n"
+    readme = render.render_text(block, str(tmp_path))
+    minutes = f"in {result['total_time_s'] / 60:.0f} minutes on "
+    assert minutes in readme and f"ERM and {len(result['config']['variants'])} " in readme
+    (tmp_path / "README.md").write_text(readme)
+    assert render.stale(str(tmp_path)) == []
+    (tmp_path / "README.md").write_text(readme.replace(minutes, "in 6 minutes on "))
+    assert render.stale(str(tmp_path)) == ["README.md"]

@@ -20,7 +20,10 @@ by `,`:
     <!-- rendered from docs/benchmarks/a.json,docs/benchmarks/b.json#floor -->
 
 (views: keras_sam/bench/render_step_time.py; a step_time.json without a
-view renders its whole report, an overhead_ablation.json its table.)
+view renders its whole report, an overhead_ablation.json its table.) A
+benchmark's `results.json#time` renders one sentence: how many methods and
+seeds the run trained and how long it took (`total_time_s`), so a doc
+states a run's time only as its file records it.
 """
 
 import argparse
@@ -52,12 +55,26 @@ def table_for(spec, root=ROOT):
         return claims.format_table(_load(paths[0], root)["claims"])
     if len(paths) == 1 and os.path.basename(paths[0]) == "results.json" and not view:
         return report.format_table(_load(paths[0], root)["summary"])
+    if len(paths) == 1 and os.path.basename(paths[0]) == "results.json" and view == "time":
+        return run_time(_load(paths[0], root))
     results = {os.path.splitext(os.path.basename(p))[0]: _load(p, root) for p in paths}
     if not view:
         first = next(iter(results.values()))
         view = ("ablation" if "rows" in first else
                 "report" if len(paths) == 1 else "backends")
     return render_step_time.render(results, view)
+
+
+def run_time(result):
+    """The sentence a benchmark's results.json renders to under `#time`."""
+    config, machine = result["config"], result["environment"]
+    variants, seeds = len(config["variants"]), len(config["seeds"])
+    return (f"That run trained ERM and {variants} variants on {seeds} seeds each, "
+            f"{config['epochs']} epochs per run"
+            f"{' (tuning included)' if config.get('tune') else ''}, in "
+            f"{result['total_time_s'] / 60:.0f} "
+            f"minutes on {machine['cpu_count']} CPU cores ({machine['backend']} "
+            f"backend, `total_time_s` in its `results.json`).")
 
 
 def marked(paths, text, root=ROOT):
