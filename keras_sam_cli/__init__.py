@@ -7,17 +7,19 @@ what its backend needs, first; only then does it import `keras_sam.cli`,
 which loads the backend with its native log lines hidden.
 
 Exit codes: 0 on success, 2 on bad input (unknown dataset, model or variant,
-bad hyperparameters, label noise outside [0, 1), an unreachable dataset, a
-backend or benchmark package that is not installed): one line on stderr,
-no traceback.
+bad hyperparameters, label noise outside [0, 1), an unreachable dataset, an
+--output that cannot be written, a backend or benchmark package that is not
+installed): one line on stderr, no traceback; 130 after Ctrl-C, with one line
+naming the `--resume` command that continues the run.
 """
 
 import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 
-from keras_sam_cli import listing, quiet
+from keras_sam_cli import backends, listing, quiet
 from keras_sam_cli.arguments import BACKEND_CHOICES
 from keras_sam_cli.parser import (
     DEFAULT_EPOCHS, DEFAULT_LABEL_NOISE, DEFAULT_OUTPUT, DEFAULT_SEEDS, UsageError,
@@ -45,26 +47,66 @@ def _loaded_backend():
     return None if keras is None else keras.backend.backend()
 
 
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
+
+
+def _stored_runs(args):
+    """Whether the output folder holds a runs.jsonl that `--resume` can continue."""
+    folders = [args.output]
+    if args.suite == "claims" and os.path.isdir(args.output):
+        folders += [os.path.join(args.output, name) for name in sorted(os.listdir(args.output))]
+    return any(os.path.isfile(os.path.join(folder, "runs.jsonl")) for folder in folders)
+
+
+def interrupted(args, argv):
+    """Prints the one line after Ctrl-C (what is kept, how to go on); returns 130."""
+    if _stored_runs(args):
+        resume = [a for a in argv if not (len(a) > 3 and "--overwrite".startswith(a))]
+        resume += [] if args.resume else ["--resume"]
+        message = (f"interrupted; every finished run is saved in {args.output}: "
+                   f"`keras-sam {shlex.join(resume)}` (the same arguments with "
+                   "--resume) continues, training only what is missing")
+    else:
+        message = ("interrupted before the first run was saved; nothing to resume: "
+                   f"`keras-sam {shlex.join(argv)}` starts again")
+    print(f"keras-sam: {message}", file=sys.stderr, flush=True)
+    return INTERRUPTED
+
+
+def _in_a_fresh_process(args, argv):
+    # Keras fixes its backend when first imported, so (when a caller
+    # already imported it) another backend runs in a fresh process, which
+    # reports its own errors and interruption.
+    env = {**os.environ, "KERAS_BACKEND": args.backend}
+    with subprocess.Popen([sys.executable, "-m", "keras_sam_cli", *argv], env=env) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # the child got the same Ctrl-C
+                continue
+
+
 def _benchmark(args, argv):
+    if args.backend not in BACKEND_CHOICES:
+        return fail(backends.unknown_backend(args.backend))
     extras = missing_requirements(args.backend)
     if extras:
-        return fail(f"a benchmark on the {args.backend} backend needs what is not "
-                    f"installed here: pip install 'keras-sam[{','.join(extras)}]'")
+        return fail(backends.missing(args.backend, extras))
     quiet.configure(args.verbose)
     loaded = _loaded_backend()
     if loaded is not None and loaded != args.backend:
-        # Keras fixes its backend when first imported, so (when a caller
-        # already imported it) another backend runs in a fresh process.
-        env = {**os.environ, "KERAS_BACKEND": args.backend}
-        return subprocess.call([sys.executable, "-m", "keras_sam_cli", *argv], env=env)
+        return _in_a_fresh_process(args, argv)
     os.environ["KERAS_BACKEND"] = args.backend
-    with quiet.native_stderr_silenced():
-        from keras_sam import cli  # imports Keras and its backend
-    return cli.run(args)
+    try:
+        with quiet.native_stderr_silenced():
+            from keras_sam import cli  # imports Keras and its backend
+        return cli.run(args)
+    except KeyboardInterrupt:
+        return interrupted(args, argv)
 
 
 def main(argv=None):
-    """Runs `keras-sam`; returns the exit code (0, or 2 on bad input)."""
+    """Runs `keras-sam`; returns the exit code (0, 2 on bad input, 130 after Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
@@ -80,6 +122,7 @@ def main(argv=None):
 
 
 __all__ = [
-    "DEFAULT_EPOCHS", "DEFAULT_LABEL_NOISE", "DEFAULT_OUTPUT", "DEFAULT_SEEDS",
-    "UsageError", "build_parser", "fail", "main", "missing_requirements", "version",
+    "DEFAULT_EPOCHS", "DEFAULT_LABEL_NOISE", "DEFAULT_OUTPUT", "DEFAULT_SEEDS", "INTERRUPTED",
+    "UsageError", "build_parser", "fail", "interrupted", "main", "missing_requirements",
+    "version",
 ]

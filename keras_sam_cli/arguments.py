@@ -6,6 +6,7 @@ module without importing a Keras backend.
 
 import argparse
 import ast
+import os
 
 MODEL_CHOICES = ("auto", "cnn", "gru", "resnet")
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
@@ -87,6 +88,33 @@ def comma_list(text):
     if not names:
         raise argparse.ArgumentTypeError(f"expected a comma list of names, got {text!r}")
     return names
+
+
+def output_folder(text):
+    """argparse type: a folder the benchmark can write its results to.
+
+    It may exist (a folder you can write to) or not (it is created, with any
+    missing parents, when the run starts); the nearest existing folder above
+    it must be writable. Checked here, before any backend is imported, so a
+    typo costs one line instead of a traceback after the start-up.
+    """
+    path = os.path.abspath(text)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a file, not a folder: name a folder for the results "
+            "(it is created if missing)")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot be created: {existing!r} is a file, not a folder; "
+            "choose another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is" if existing == path else f"would be created in {existing!r}, which is"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} {where} not writable here: choose a folder you can write to")
+    return text
 
 
 def _value(text):
@@ -175,8 +203,9 @@ def add_benchmark_arguments(parser, defaults):
                                + ", ".join(f"{k} {v}" for k, v in DEFAULT_LEARNING_RATES.items())
                                + ")")
     training.add_argument("--backend", choices=BACKEND_CHOICES, default=defaults["backend"],
-                          help="Keras backend to train on (default: KERAS_BACKEND, "
-                               "else tensorflow: %(default)s)")
+                          help="Keras backend to train on (default: as Keras picks it: "
+                               "KERAS_BACKEND, else keras.json's backend, else "
+                               "tensorflow; here %(default)s)")
     training.add_argument("--steps-per-execution", type=positive_int, default=None,
                           help="steps per compiled call, as in Model.compile "
                                "(default: 8; 1 on torch, which allows no other)")
@@ -203,8 +232,9 @@ def add_benchmark_arguments(parser, defaults):
     measure.add_argument("--hessian-iterations", type=positive_int, default=20,
                          help="power iterations for the top Hessian eigenvalue "
                               "(default: %(default)s)")
-    measure.add_argument("--output", default=defaults["output"],
-                         help="output folder (default: ./%(default)s)")
+    measure.add_argument("--output", type=output_folder, default=defaults["output"],
+                         help="output folder, created with its parents if missing "
+                              "(default: ./%(default)s)")
     measure.add_argument("--quiet", action="store_true", help="no progress bars")
     measure.add_argument("--verbose", action="store_true",
                          help="also show the backend's own log lines (TensorFlow's and "

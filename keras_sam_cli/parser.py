@@ -6,9 +6,8 @@ Standard library only, so `--help` and `--version` need no Keras backend.
 import argparse
 import ast
 import importlib.util
-import os
 
-from keras_sam_cli import arguments
+from keras_sam_cli import arguments, backends
 
 DEFAULT_EPOCHS = 20
 DEFAULT_SEEDS = "2"
@@ -57,8 +56,9 @@ you pass --verbose or set TF_CPP_MIN_LOG_LEVEL below 3 yourself.
 
 TOP_EPILOG = """\
 keras-sam --help, --version, variants and datasets import no Keras backend;
-benchmark loads the one chosen with --backend (default: KERAS_BACKEND, else
-tensorflow). See 'keras-sam COMMAND --help'.
+benchmark loads the one chosen with --backend (default: as Keras picks it,
+KERAS_BACKEND, else keras.json's backend, else tensorflow). See
+'keras-sam COMMAND --help'.
 """
 
 
@@ -111,7 +111,7 @@ def build_parser():
             "seeds": arguments.seeds(DEFAULT_SEEDS),
             "label_noise": DEFAULT_LABEL_NOISE,
             "output": DEFAULT_OUTPUT,
-            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+            "backend": backends.default_backend()[0],
         },
     )
     commands.add_parser(

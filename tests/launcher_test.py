@@ -24,11 +24,15 @@ NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|T
 # Runs main(argv) for each argv in a fresh interpreter and reports the exit
 # codes, what was printed and which heavy modules got imported.
 _PROBE = """
-import contextlib, importlib.util, io, json, sys
+import contextlib, importlib.util, io, json, os, sys, tempfile
 import keras_sam_cli
-if sys.argv[1] == "no-jax":  # as if jax were not installed
+hidden = {"no-jax": ("jax",), "jax-only": ("tensorflow", "torch")}.get(sys.argv[1], ())
+if hidden:  # as if these backends were not installed
     real = importlib.util.find_spec
-    importlib.util.find_spec = lambda name, *a: None if name == "jax" else real(name, *a)
+    importlib.util.find_spec = lambda name, *a: None if name in hidden else real(name, *a)
+if sys.argv[1] == "jax-only":  # nor KERAS_BACKEND nor keras.json set
+    del os.environ["KERAS_BACKEND"]
+    os.environ["KERAS_HOME"] = tempfile.mkdtemp()
 runs = []
 for argv in json.loads(sys.argv[2]):
     out, err = io.StringIO(), io.StringIO()
@@ -81,15 +85,31 @@ def test_a_missing_backend_is_one_line_exit_2_and_imports_no_backend():
     assert run["code"] == 2 and run["out"] == ""
     assert run["err"].splitlines() == [
         "keras-sam: error: a benchmark on the jax backend needs what is not "
-        "installed here: pip install 'keras-sam[jax]'"]
+        "installed here: pip install 'keras-sam[jax]'; or train on the installed "
+        "tensorflow or torch backend: --backend tensorflow"]
+
+
+def test_a_jax_only_install_is_pointed_at_jax_and_imports_no_backend():
+    # Without --backend, KERAS_BACKEND or keras.json, Keras (and so the
+    # benchmark) would pick TensorFlow: the one line names the fix.
+    result = _probe([["benchmark"]], mode="jax-only")
+    (run,) = result["runs"]
+    assert result["heavy"] == []
+    assert run["code"] == 2 and run["out"] == ""
+    assert run["err"].splitlines() == [
+        "keras-sam: error: a benchmark on the tensorflow backend (Keras's default, as "
+        "KERAS_BACKEND is not set) needs what is not installed here: pip install "
+        "'keras-sam[tensorflow]'; or train on the installed jax backend: --backend jax"]
 
 
 def test_usage_errors_import_no_backend():
-    result = _probe([["benchmark", "--epochs", "0"], ["train"]])
+    result = _probe([["benchmark", "--epochs", "0"], ["train"],
+                     ["benchmark", "--output", os.path.join(ROOT, "pyproject.toml")]])
     assert result["heavy"] == []
-    assert [run["code"] for run in result["runs"]] == [2, 2]
+    assert [run["code"] for run in result["runs"]] == [2, 2, 2]
     assert "positive integer" in result["runs"][0]["err"]
     assert "invalid choice: 'train'" in result["runs"][1]["err"]
+    assert "pyproject.toml' is a file, not a folder" in result["runs"][2]["err"]
 
 
 def test_version_is_the_package_version():
