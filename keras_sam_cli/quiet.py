@@ -58,8 +58,12 @@ def native_stderr_silenced():
 
 
 def quiet_python_loggers():
-    """Sets the absl, TensorFlow and tfds Python loggers to errors only, if `hidden()`."""
+    """Sets the absl, TensorFlow, tfds and urllib3 Python loggers to errors only, if `hidden()`.
+
+    urllib3 warns on each retry of a failed download request; the error that
+    ends the download names the cause once.
+    """
     if not hidden():
         return
-    for name in ("absl", "tensorflow", "tensorflow_datasets"):
+    for name in ("absl", "tensorflow", "tensorflow_datasets", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)

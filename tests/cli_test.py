@@ -61,12 +61,52 @@ def test_a_backend_that_is_not_installed_is_one_line_and_exit_code_2(capsys, mon
     assert "on the jax backend" in line and "pip install 'keras-sam[benchmark,jax]'" in line
 
 
-def test_unreachable_dataset_is_one_line_and_exit_code_2(capsys, tmp_path):
-    pytest.importorskip("tensorflow_datasets")
+def test_unreachable_dataset_is_one_line_and_exit_code_2(capsys, tmp_path, monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    def no_download(self, *args, **kwargs):
+        raise AssertionError("download attempted with --no-download")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
     line = _error_line(
         capsys, ["benchmark", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--no-download"]
     )
-    assert "'cifar10' has no local copy" in line
+    assert line.startswith(f"keras-sam: error: dataset 'cifar10' has no local copy in {tmp_path}")
+    assert line.endswith("and --no-download is set: pass --data-dir DIR with a copy prepared "
+                         "where there is network (`tfds build cifar10 --data_dir DIR`), or "
+                         "drop --no-download to download it")
+
+
+def test_offline_a_missing_dataset_fails_at_once_naming_the_flags(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow_datasets")
+    pytest.importorskip("importlib_resources")
+    import logging
+    import socket
+    import time
+
+    import urllib3
+
+    lookups = []
+
+    def offline(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(urllib3.util.retry.Retry, "sleep", lambda self, response=None: None)
+    start = time.monotonic()
+    code = cli.main(["benchmark", "--dataset", "mnist", "--data-dir", str(tmp_path)])
+    assert time.monotonic() - start < 30  # tfds's own retries take about 200 s offline
+    assert len(lookups) <= 4 * 2  # mnist's 4 files, each tried and retried once
+    # stdout holds tfds's "Downloading and preparing dataset ..." notice; the
+    # retries' warnings are hidden (pytest captures logging, so this is asked).
+    assert logging.getLogger("urllib3").getEffectiveLevel() == logging.ERROR
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == 2 and line.startswith("keras-sam: error: dataset 'mnist' has no local copy")
+    assert "could not be downloaded (NameResolutionError: " in line
+    assert line.endswith("pass --data-dir DIR with a copy prepared where there is network "
+                         "(`tfds build mnist --data_dir DIR`), and --no-download not to try "
+                         "downloading")
 
 
 def test_help_states_the_defaults(capsys):

@@ -88,8 +88,21 @@ def make_config(args, task=None):
     return config
 
 
+def _no_download_bars(args):
+    """tfds's download bars only on a terminal and without --quiet (else one line per update)."""
+    interactive = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    if args.dataset.strip().lower() == "mnist1d" or (interactive and not args.quiet):
+        return
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        return
+    tfds.disable_progress_bar()
+
+
 def load_dataset(args, num_samples=None):
     """Loads `args.dataset`; `BadInput` for unknown or unreachable datasets."""
+    _no_download_bars(args)
     try:
         return data.load(
             args.dataset,
@@ -97,6 +110,16 @@ def load_dataset(args, num_samples=None):
             num_samples=num_samples or args.num_samples,
             download=not args.no_download,
         )
+    except data.DatasetUnavailableError as error:
+        if args.no_download:
+            reason, fix = "--no-download is set", "or drop --no-download to download it"
+        else:
+            reason, fix = error.reason, "and --no-download not to try downloading"
+        raise BadInput(
+            f"dataset {error.dataset!r} has no local copy in {error.where} and {reason}: "
+            f"pass --data-dir DIR with a copy prepared where there is network (`tfds "
+            f"build {error.dataset} --data_dir DIR`), {fix}"
+        ) from None
     except data.DatasetError as error:
         raise BadInput(str(error)) from None
 

@@ -13,7 +13,16 @@ class DatasetError(ValueError):
 
 
 class DatasetUnavailableError(DatasetError):
-    """A known dataset with no local copy that could not be downloaded either."""
+    """A known dataset with no local copy that could not be downloaded either.
+
+    Besides the message, `dataset` (its name), `where` (the folder searched)
+    and `reason` (why there was no download) let a caller such as the
+    `keras-sam` command word the fix in its own terms.
+    """
+
+    def __init__(self, message, dataset=None, where=None, reason=None):
+        super().__init__(message)
+        self.dataset, self.where, self.reason = dataset, where, reason
 
 
 @dataclasses.dataclass

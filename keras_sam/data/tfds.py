@@ -4,9 +4,19 @@
 without it (install it with `pip install "keras-sam[examples]"`).
 """
 
+import contextlib
+
 import numpy as np
 
 from keras_sam.data.dataset import Dataset, DatasetError, DatasetUnavailableError
+
+# How often a failed request of a download is retried. tfds's own setting
+# (10, with exponential back-off) takes about 200 s to give up on a machine
+# without network; one retry keeps a transient server error from failing the
+# download and gives up offline in well under a second.
+DOWNLOAD_RETRIES = 1
+# Modules tfds's download code imports that the "examples" extra installs.
+EXAMPLES_MODULES = ("importlib_resources",)
 
 
 def _import_tfds(name):
@@ -23,6 +33,31 @@ def _import_tfds(name):
 def _one_line(error):
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text[:300]}"
+
+
+def _download_cause(error):
+    """The innermost reason of a failed request (e.g. a failed name lookup), one line."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return _one_line(reason if isinstance(reason, BaseException) else error)
+
+
+@contextlib.contextmanager
+def _few_download_retries():
+    """Sets tfds's retry count of a download request to `DOWNLOAD_RETRIES`."""
+    try:
+        from tensorflow_datasets.core.download import downloader
+    except ImportError:  # another tfds layout: its own retries apply
+        yield
+        return
+    saved = getattr(downloader, "MAX_RETRIES", None)
+    downloader.MAX_RETRIES = DOWNLOAD_RETRIES
+    try:
+        yield
+    finally:
+        if saved is None:
+            del downloader.MAX_RETRIES
+        else:
+            downloader.MAX_RETRIES = saved
 
 
 def tfds_builder(name, data_dir=None, download=True):
@@ -50,20 +85,31 @@ def tfds_builder(name, data_dir=None, download=True):
         raise DatasetError(f"cannot open dataset {name!r}: {_one_line(error)}") from None
     if builder.is_prepared():
         return builder
-    where = data_dir or "tfds's default data_dir"
+    where = getattr(builder, "data_dir", None) or data_dir or "tfds's default data_dir"
     if not download:
         raise DatasetUnavailableError(
             f"dataset {name!r} has no local copy in {where} and downloading is "
-            f"off: prepare it there (`tfds build {name} --data_dir DIR`) or allow "
-            "the download"
-        )
+            f"off: prepare it (`tfds build {name} --data_dir DIR`) and pass "
+            "data_dir=DIR, or allow the download",
+            dataset=name, where=where, reason="downloading is off")
     try:
-        builder.download_and_prepare()
-    except Exception as error:  # network, disk or dependency failures alike
-        raise DatasetUnavailableError(
-            f"dataset {name!r} has no local copy in {where} and could not be "
-            f"downloaded ({_one_line(error)})"
+        with _few_download_retries():
+            builder.download_and_prepare()
+    except ImportError as error:  # tfds's download code or the dataset's own needs
+        module = error.name or "a module"
+        fix = ("pip install 'keras-sam[examples]'" if module in EXAMPLES_MODULES
+               else f"pip install {module}")
+        raise DatasetError(
+            f"downloading dataset {name!r} needs {module!r}, which is not "
+            f"installed: {fix}"
         ) from None
+    except Exception as error:  # network or disk failures alike
+        reason = f"could not be downloaded ({_download_cause(error)})"
+        raise DatasetUnavailableError(
+            f"dataset {name!r} has no local copy in {where} and {reason}: prepare it "
+            f"where there is network (`tfds build {name} --data_dir DIR`) and pass "
+            "data_dir=DIR",
+            dataset=name, where=where, reason=reason) from None
     return builder
 
 

@@ -1,10 +1,22 @@
-"""tfds loading, on `tfds.testing.mock_data` (nothing is ever downloaded)."""
+"""tfds loading, on `tfds.testing.mock_data` (nothing is ever downloaded).
+
+Offline (name lookups fail; simulated, so the tests do not depend on the
+machine's network) a missing dataset fails at once: no download without
+`download=True`, and one retry per request instead of tfds's ten with
+exponential back-off (about 200 s).
+"""
+
+import pathlib
+import socket
+import time
+import tomllib
 
 import numpy as np
 import pytest
 
 from keras_sam import data
 from keras_sam.data import DatasetError, DatasetUnavailableError, load_tfds
+from keras_sam.data import tfds as tfds_loader
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
@@ -43,9 +55,77 @@ def test_unknown_name_is_a_clear_dataset_error():
         data.load("no_such_dataset")
 
 
-def test_no_local_copy_and_no_download_is_unavailable(tmp_path):
-    with pytest.raises(DatasetUnavailableError, match="no local copy in .*downloading is off"):
+def test_no_local_copy_and_no_download_is_unavailable(tmp_path, monkeypatch):
+    def no_download(self, *args, **kwargs):
+        raise AssertionError("download attempted with download=False")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
+    with pytest.raises(DatasetUnavailableError, match="no local copy in .*downloading is off") as info:
         load_tfds("cifar10", data_dir=str(tmp_path), download=False)
+    assert info.value.dataset == "cifar10" and info.value.reason == "downloading is off"
+    assert info.value.where.startswith(str(tmp_path / "cifar10"))
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every name lookup fails, as without network; returns the hosts looked up."""
+    pytest.importorskip("importlib_resources")  # tfds's download code imports it
+    import urllib3
+
+    lookups = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    # A back-off between retries would only slow a failing test down.
+    monkeypatch.setattr(urllib3.util.retry.Retry, "sleep", lambda self, response=None: None)
+    return lookups
+
+
+def test_offline_a_download_fails_at_once_with_the_cause(tmp_path, offline):
+    from tensorflow_datasets.core.download import downloader
+
+    retries = downloader.MAX_RETRIES
+    start = time.monotonic()
+    with pytest.raises(DatasetUnavailableError) as info:
+        load_tfds("mnist", data_dir=str(tmp_path))
+    assert time.monotonic() - start < 30  # tfds's own retries take about 200 s here
+    # mnist downloads 4 files: each request is tried once and retried once.
+    assert len(offline) <= 4 * (tfds_loader.DOWNLOAD_RETRIES + 1)
+    assert downloader.MAX_RETRIES == retries  # tfds's setting restored
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"dataset 'mnist' has no local copy in {tmp_path / 'mnist'}")
+    assert "could not be downloaded (NameResolutionError: " in message
+    assert "Failed to resolve" in message and message.endswith("and pass data_dir=DIR")
+
+
+def test_a_missing_module_of_the_download_names_the_extra(tmp_path, monkeypatch):
+    def missing(self, *args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'",
+                                  name="importlib_resources")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", missing)
+    with pytest.raises(DatasetError, match=r"^downloading dataset 'mnist' needs "
+                       r"'importlib_resources', which is not installed: pip install "
+                       r"'keras-sam\[examples\]'$"):
+        load_tfds("mnist", data_dir=str(tmp_path))
+
+
+def test_the_examples_extra_installs_what_the_download_imports():
+    # tensorflow-datasets' DatasetBuilder imports importlib_resources (a
+    # requirement of its own only on Python < 3.9) to download a dataset.
+    source = pathlib.Path(tfds.core.dataset_builder.__file__).read_text()
+    root = pathlib.Path(__file__).resolve().parents[2]
+    extra = tomllib.loads((root / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]["examples"]
+    names = {requirement.split(">")[0].split("=")[0].replace("-", "_")
+             for requirement in extra}
+    assert "import importlib_resources" in source
+    assert "importlib_resources" in tfds_loader.EXAMPLES_MODULES
+    assert set(tfds_loader.EXAMPLES_MODULES) <= names
 
 
 def test_failed_download_is_unavailable_with_the_cause(tmp_path, monkeypatch):
