@@ -70,9 +70,10 @@ def _source(backend, environ=None):
 def unknown_backend(backend):
     """The error for a `KERAS_BACKEND`/keras.json backend the benchmark has no step for."""
     _, source = default_backend()
-    return (f"{source or 'the default'} names the {backend!r} backend, which keras-sam "
-            f"benchmark does not train on: pass --backend with one of "
-            f"{', '.join(BACKEND_CHOICES)}")
+    message = (f"{source or 'the default'} names the {backend!r} backend, which keras-sam "
+               f"benchmark does not train on: pass --backend with one of "
+               f"{', '.join(BACKEND_CHOICES)}")
+    return message
 
 
 def missing(backend, extras):

@@ -33,6 +33,9 @@ def _error_line(capsys, argv):
         (["benchmark", "--label-noise", "-0.1"], "label noise must be in [0, 1)"),
         (["benchmark", "--variants", "sam,nope"], "unknown variant 'nope'"),
         (["benchmark", "--variant-args", "sam:rho=-1"], "variant 'sam'"),
+        (["benchmark", "--variant-args", "sam:k=2"],
+         "variant 'sam': unexpected keyword argument 'k'; its arguments are rho, epsilon, "
+         "centralize (defaults: keras-sam variants)"),
         (["benchmark", "--variant-args", "sam"], "ID:NAME=VALUE"),
         (["benchmark", "--variants", "sam", "--variant-args", "gam:rho=0.1"], "'gam', which is not among"),
         (["benchmark", "--seeds", "0"], "seed count >= 1"),

@@ -1,9 +1,13 @@
-"""Every error keras_sam raises has its entry in docs/faq.md.
+"""Every error keras_sam and the `keras-sam` command give has its entry in docs/faq.md.
 
-Each `raise SomeError("...")` in `keras_sam/` (outside the benchmark,
-`keras_sam/bench/`, and the command line, `keras_sam/cli.py`) is read with
-`ast`; the start of its message must appear on one line of the FAQ. The
-start is the message's literal text up to its first placeholder, cut at
+The messages are read with `ast` from `keras_sam/` (the library, the
+benchmark in `keras_sam/bench/`) and `keras_sam_cli/` (the command line):
+each `raise SomeError("...")` (and the benchmark's `BadInput`), each
+`fail("...")` the command prints, and each message built first and assigned
+to a variable named `message` (such as the line after Ctrl-C). A `raise` that
+passes on a message made elsewhere (`BadInput(str(error))`,
+`UsageError(message)`, `fail(backends.missing(...))`) is covered where that message is made. The start of each message must appear
+on one line of the FAQ: its literal text up to its first placeholder, cut at
 60 characters; where that is shorter than 12 characters (a message that
 begins with a value, such as the class name) the placeholders and the
 literal text that follows are matched too. A new error without an FAQ
@@ -16,30 +20,54 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FAQ = ROOT / "docs" / "faq.md"
-PACKAGE = ROOT / "keras_sam"
-EXCLUDED = [PACKAGE / "bench", PACKAGE / "cli.py"]
+PACKAGES = [ROOT / "keras_sam", ROOT / "keras_sam_cli"]
+RAISED = ("BadInput",)  # raised for the user, without the "Error" suffix
+PRINTED = ("fail",)  # keras_sam_cli.fail prints its message as the error line
 MIN_LITERAL, MAX_LITERAL = 12, 60
 VALUE = r"[^\n]+?"  # what a placeholder stands for in a quoted message
 
 
 def source_files():
-    return sorted(
-        path for path in PACKAGE.rglob("*.py")
-        if not any(path == ex or ex in path.parents for ex in EXCLUDED)
-    )
+    return sorted(path for package in PACKAGES for path in package.rglob("*.py"))
 
 
-def _message_parts(call):
-    """The message as `[(literal or None), ...]`; None marks a placeholder."""
-    if not call.args:
-        return None
-    message = call.args[0]
-    if isinstance(message, ast.Constant) and isinstance(message.value, str):
-        return [message.value]
-    if isinstance(message, ast.JoinedStr):
-        return [v.value if isinstance(v, ast.Constant) else None
-                for v in message.values]
+def _string_parts(node):
+    """A string or f-string as `[(literal or None), ...]`; None marks a placeholder."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
     return None
+
+
+def _passed_on(node):
+    """Whether a message argument passes on one made elsewhere.
+
+    A name (`UsageError(message)`), `str(error)`, or a call of a function that
+    makes the message (`fail(backends.missing(...))`, which assigns it to
+    `message` there).
+    """
+    return isinstance(node, (ast.Name, ast.Call))
+
+
+def _name(func):
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _messages(tree):
+    """`[(line, kind, message node)]` for the messages in one module."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            name = _name(node.exc.func)
+            if name.endswith("Error") or name in RAISED:
+                found.append((node.lineno, name, node.exc.args[0] if node.exc.args else None))
+        elif isinstance(node, ast.Call) and _name(node.func) in PRINTED and node.args:
+            found.append((node.lineno, "printed", node.args[0]))
+        elif isinstance(node, ast.Assign) and any(
+                getattr(target, "id", None) == "message" for target in node.targets):
+            found.append((node.lineno, "message", node.value))
+    return found
 
 
 def message_start(parts):
@@ -60,15 +88,11 @@ def raised_messages():
     found = []
     for path in source_files():
         tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+        for line, kind, message in _messages(tree):
+            where = f"{path.relative_to(ROOT)}:{line} {kind}"
+            if message is not None and _passed_on(message):
                 continue
-            func = node.exc.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if not name.endswith("Error"):
-                continue
-            where = f"{path.relative_to(ROOT)}:{node.lineno} {name}"
-            parts = _message_parts(node.exc)
+            parts = _string_parts(message)
             assert parts, f"{where}: give the error a literal message"
             found.append((where, message_start(parts)))
     return found
@@ -97,7 +121,36 @@ def test_the_parser_finds_the_errors():
     assert re.escape(start[:MAX_LITERAL].rstrip()) in patterns
     # A message that starts with a value keeps the text after it.
     assert any(p.startswith(VALUE + re.escape(" must implement")) for p in patterns)
-    assert not any("bench" in where or "cli.py" in where for where, _ in messages)
+    # The benchmark's and the command line's messages are read too.
+    wheres = " ".join(where for where, _ in messages)
+    for module in ("keras_sam/bench/store.py", "keras_sam/bench/command.py",
+                   "keras_sam/bench/runner.py", "keras_sam_cli/arguments.py",
+                   "keras_sam_cli/backends.py", "keras_sam_cli/__init__.py"):
+        assert module in wheres, module
+    for start in ("output folder", "--resume: the arguments differ from the interrupted",
+                  "interrupted; every finished run is saved in"):
+        assert any(p.startswith(re.escape(start)) for p in patterns), start
+    assert re.escape("variant ") + VALUE + re.escape(": unexpected keyword argument") in patterns
+    assert "message" in wheres and "BadInput" in wheres
+
+
+def test_what_the_scanner_reads():
+    source = """
+def f(error, args):
+    raise BadInput(f"--batch-size {args.batch_size} exceeds the training examples")
+    raise BadInput(str(error)) from None
+    raise UsageError(error)
+    message = f"interrupted; the runs are saved in {args.output}"
+    return fail(f"a benchmark on the {args.backend} backend needs more")
+    return fail(backends.missing(args.backend))
+"""
+    found = [(kind, parts) for _, kind, node in _messages(ast.parse(source))
+             if not _passed_on(node) for parts in [_string_parts(node)]]
+    assert found == [
+        ("BadInput", ["--batch-size ", None, " exceeds the training examples"]),
+        ("message", ["interrupted; the runs are saved in ", None]),
+        ("printed", ["a benchmark on the ", None, " backend needs more"]),
+    ]
 
 
 def test_a_removed_entry_is_reported():

@@ -8,6 +8,7 @@ Keras backend (drawn with NumPy, see `reproducible.py`); ERM is a plain `keras.M
 """
 
 import dataclasses
+import inspect
 import math
 import time
 
@@ -56,6 +57,12 @@ def method_ids(config):
     return [ERM] + [v for v in chosen if v != ERM]
 
 
+def variant_arguments(cls):
+    """The names a variant's constructor takes (what `--variant-args` may set)."""
+    return [p.name for p in inspect.signature(cls).parameters.values()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
 def make_variant(identifier, config):
     """A fresh variant instance with `--rho` and `--variant-args` applied."""
     table = variants_lib.registered()
@@ -64,6 +71,13 @@ def make_variant(identifier, config):
             f"unknown variant {identifier!r}: choose from {', '.join(sorted(table))}"
         )
     kwargs = dict(config.variant_args.get(identifier, {}))
+    names = variant_arguments(table[identifier])
+    unknown = [name for name in kwargs if name not in names]
+    if unknown:
+        raise ValueError(
+            f"variant {identifier!r}: unexpected keyword argument {unknown[0]!r}; its "
+            f"arguments are {', '.join(names)} (defaults: keras-sam variants)"
+        )
     if config.rho is not None:
         kwargs.setdefault("rho", config.rho)
     try:
