@@ -1,0 +1,52 @@
+"""Advice says no more than the claims suite's verdicts.
+
+Each paper's claim gets a verdict computed from the committed run
+(docs/benchmarks/claims/claims.json). Where a verdict is anything but
+"reproduced", the advice that picks a variant for that claim
+(docs/choosing_a_variant.md's table) must say so, and the README's pitch
+must attribute SAM's gain to its paper and point at the measured verdicts
+rather than state the gain as a fact.
+"""
+
+import json
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CLAIMS = json.loads((ROOT / "docs/benchmarks/claims/claims.json").read_text())["claims"]
+ROW = re.compile(r"^\| \[[^\]]+\]\(variants/(\w+)\.md\) \|(.*)$", re.M)
+
+
+def advice_rows(text):
+    return {method: row for method, row in ROW.findall(text)}
+
+
+def missing_verdicts(text):
+    rows = advice_rows(text)
+    missing = []
+    for claim in CLAIMS:
+        if claim["verdict"] == "reproduced" or claim["method"] not in rows:
+            continue
+        if f"**{claim['verdict']}** here" not in rows[claim["method"]]:
+            missing.append(f"{claim['method']}: {claim['claim']} ({claim['verdict']})")
+    return missing
+
+
+def test_advice_carries_every_verdict_that_is_not_reproduced():
+    text = (ROOT / "docs/choosing_a_variant.md").read_text()
+    assert set(advice_rows(text)) >= {c["method"] for c in CLAIMS}
+    assert not missing_verdicts(text), missing_verdicts(text)
+
+
+def test_a_row_without_its_verdict_is_caught():
+    text = (ROOT / "docs/choosing_a_variant.md").read_text()
+    broken = text.replace("**not reproduced** here", "")
+    assert missing_verdicts(broken)
+
+
+def test_readme_pitch_attributes_sam_gain_to_the_paper():
+    sam = next(c for c in CLAIMS if c["method"] == "sam" and c["baseline"] == "erm")
+    pitch = (ROOT / "README.md").read_text().split("\n\n")[1]
+    if sam["verdict"] != "reproduced":
+        assert "paper reports" in pitch and "(#results)" in pitch, pitch
+        assert "most visibly" not in pitch
