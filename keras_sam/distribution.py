@@ -13,15 +13,10 @@ adds no operation.
 `keras_sam/multi_worker.py`).
 """
 
-import keras
-
+from keras_sam import executor
 from keras_sam.multi_worker import enable_multi_worker_fit  # noqa: F401
 
 
 def mean_over_replicas(values):
     """The mean over replicas of a tensor or a list of tensors."""
-    if keras.backend.backend() in ("tensorflow", "torch"):
-        from keras_sam import backend
-
-        return backend.module().mean_over_replicas(values)
-    return values
+    return executor.mean_over_replicas(values)

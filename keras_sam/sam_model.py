@@ -5,7 +5,9 @@ import inspect
 import keras
 
 from keras_sam import backend
+from keras_sam import keras_private
 from keras_sam import pipeline
+from keras_sam import sam_step
 from keras_sam import variant_binding as binding
 from keras_sam import variants as variants_lib
 
@@ -165,10 +167,12 @@ class SAMModel(keras.Model):
         """One sharpness-aware step of the variant (the backend's step).
 
         Called by `fit` as Keras calls any `train_step`: with `data` on
-        TensorFlow and PyTorch, with `(state, data)` on JAX.
+        TensorFlow and PyTorch, with `(state, data)` on JAX. The backend
+        prepares the step (tracing, JAX's pure step) around
+        `keras_sam/sam_step.py`'s `step(model, data)`.
         """
         # TensorFlow and PyTorch pass `data`; JAX passes `state, data`.
-        return backend.module().train_step(self, *args)
+        return backend.module().train_step(self, sam_step.step, *args)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
@@ -178,7 +182,7 @@ class SAMModel(keras.Model):
         every pass of the step and by `evaluate`.
         """
         if _overrides(self.model, "compute_loss"):
-            if self._compile_loss is not None:
+            if keras_private.compiled_loss(self) is not None:
                 raise ValueError(
                     f"{type(self.model).__name__} overrides `compute_loss`, "
                     "which is the loss SAMModel trains with, so the `loss` "
@@ -187,8 +191,8 @@ class SAMModel(keras.Model):
                     "needs on the wrapped model). Received: loss="
                     f"{self.loss!r}"
                 )
-            return self.model._compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+            return keras_private.compute_loss(
+                self.model, x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                 training=training,
             )
         return super().compute_loss(

@@ -1,5 +1,7 @@
 """Which variant a `SAMModel` holds: one of its own, built for its variables."""
 
+from keras_sam import keras_private
+
 
 def own(variant):
     """`variant`, or a fresh copy from its config if a SAMModel holds it.
@@ -58,11 +60,11 @@ def align(model):
 def _replace_sublayer(layer, name, old, new):
     """Sets `layer.<name> = new` in place of `old` on a built layer.
 
-    Keras locks a built layer's state; its `_tracker` (private) is the only
-    way to swap a sublayer and drop the old one's variables. Tested by
-    `tests/fine_tuning_test.py`.
+    Keras locks a built layer's state; its tracker (private, see
+    `keras_sam/keras_private.py`) is the only way to swap a sublayer and
+    drop the old one's variables. Tested by `tests/fine_tuning_test.py`.
     """
-    tracker = layer._tracker
+    tracker = keras_private.layer_tracker(layer)
     locked = tracker.locked
     tracker.unlock()
     try:

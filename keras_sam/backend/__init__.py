@@ -42,3 +42,11 @@ def cond(pred, true_fn, false_fn):
     if keras.backend.backend() in ("jax", "tensorflow"):
         return module().cond(pred, true_fn, false_fn)
     return ops.cond(pred, true_fn, false_fn)
+
+
+def mean_over_replicas(values):
+    """The all-reduced mean over replicas (`tf.distribute`,
+    `torch.distributed`); unchanged on JAX, whose gradients are global."""
+    if keras.backend.backend() in ("tensorflow", "torch"):
+        return module().mean_over_replicas(values)
+    return values

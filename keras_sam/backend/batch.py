@@ -19,6 +19,8 @@ reduction alone gives all of them, without differentiating the model.
 import keras
 from keras import ops
 
+from keras_sam import keras_private
+
 
 def check_sample_aware(spec):
     """Raises unless the step's loss closure can take rows and scales."""
@@ -36,7 +38,7 @@ def check_rows_allowed(model):
     """Raises if `model` has a stateful layer: its state has a row per row
     of the batch, so a pass on some rows cannot run (ESAM's final pass)."""
     stateful = [
-        layer.name for layer in model._flatten_layers()
+        layer.name for layer in keras_private.flatten_layers(model)
         if getattr(layer, "stateful", False) is True
     ]
     if stateful:

@@ -34,8 +34,8 @@ class StepSpec:
             assigned to them (the rest of what it assigned is restored).
         sync_perturbation: form the perturbation from the replica-mean
             gradient under `tf.distribute` or `torch.distributed`.
-        recorder: an object with `perturbation_norm_tracker` and
-            `skipped_steps_tracker` (a `SAMModel`), or `None`.
+        on_perturbation: called with the offsets of every perturbed pass
+            (`SAMModel` logs their norm), or `None`.
         batch_size: the rows of the batch when `loss_fn` also accepts
             `loss_fn(rows=..., sample_scale=...)` (a pass on some rows of
             the batch, per-sample weights multiplied by `sample_scale`), as
@@ -47,8 +47,8 @@ class StepSpec:
     """
 
     def __init__(self, variant, loss_fn, variables, optimizer,
-                 metric_variables=list, sync_perturbation=False, recorder=None,
-                 batch_size=None):
+                 metric_variables=list, sync_perturbation=False,
+                 on_perturbation=None, batch_size=None):
         self.variant = variant
         self.loss_fn = loss_fn
         self.batch_size = batch_size
@@ -56,7 +56,7 @@ class StepSpec:
         self._metric_variables = metric_variables
         self.optimizer = optimizer
         self.sync_perturbation = sync_perturbation
-        self.recorder = recorder
+        self.on_perturbation = on_perturbation
 
     @property
     def variables(self):
@@ -68,6 +68,11 @@ class StepSpec:
     def metric_variables(self):
         return list(self._metric_variables())
 
+    def record_perturbation(self, offsets):
+        """Reports a perturbed pass's offsets (`on_perturbation`)."""
+        if self.on_perturbation is not None:
+            self.on_perturbation(offsets)
+
     def call_loss(self, rows=None, sample_scale=None):
         """Runs `loss_fn` on the batch (or its `rows`): `(loss, aux)`."""
         if rows is None and sample_scale is None:
@@ -76,93 +81,21 @@ class StepSpec:
         return loss_and_aux(self.loss_fn(rows=rows, sample_scale=sample_scale))
 
 
-def sam_model_step(model, data, minimize, replicas=1):
-    """`SAMModel`'s step: its inner model's loss, trained by `minimize`.
-
-    `minimize(spec)` is the backend's step (`(loss, aux, perturbed,
-    finite)`); `replicas` the factor Keras's losses divided the loss by.
-    """
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-
-    def loss_fn(rows=None, sample_scale=None):
-        # Variants that look at single samples (ESAM) ask for some `rows`
-        # of the batch or for per-sample weights `sample_scale`.
-        if rows is not None:
-            batch.check_rows_allowed(model.model)
-        x_, y_, weight = batch.rows_of(x, y, sample_weight, rows, sample_scale)
-        y_pred = model.model(x_, training=True)
-        loss = model._compute_loss(
-            x=x_, y=y_, y_pred=y_pred, sample_weight=weight, training=True
-        )
-        return loss, y_pred
-
-    if not model.built:
-        # TensorFlow defers building to the first trace. A subclassed model
-        # creates its weights in its first call, which must not be a pass:
-        # a pass runs in a stateless scope, where new variables are only
-        # placeholders until it ends. Then the variant can be built.
-        model.model(x, training=False)
-        model.build()
-    spec = StepSpec(
-        model.variant, loss_fn, lambda: model.trainable_variables,
-        model.optimizer, metric_variables=lambda: model.metrics_variables,
-        sync_perturbation=model.sync_perturbation, recorder=model,
-        batch_size=batch_size(x),
-    )
-    loss, y_pred, perturbed, _ = minimize(spec)
-    # Keras keeps its "loss" metric private (`Trainer._loss_tracker`); its
-    # own train steps update it so, weighting by the batch size.
-    model._loss_tracker.update_state(
-        loss * replicas, sample_weight=batch_size(x)
-    )
-    model.sam_fraction_tracker.update_state(perturbed)
-    logs = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-    logs.update({m.name: m.result() for m in model.sam_trackers()})
-    return logs
-
-
-def batch_size(x):
-    """Rows in the batch, as Keras's own train steps weight the loss metric."""
-    return ops.shape(next(t for t in keras.tree.flatten(x) if t is not None))[0]
-
-
 def all_finite(tensors):
     """A scalar bool: every element of every tensor is finite."""
     return ops.all(ops.stack([ops.all(ops.isfinite(t)) for t in tensors]))
 
 
-def step_is_finite(recorder, gradients, update, agree=None):
+def step_is_finite(gradients, update, agree=None):
     """Whether the clean gradients and the update are finite.
 
     `agree(finite)`, if given, turns this process's answer into the one
     every process acts on (torch.distributed: skip if any is not finite).
-    Counts a skip of that decision in `recorder.skipped_steps_tracker` (a
-    `SAMModel`'s), if there is a recorder.
     """
     finite = all_finite(list(gradients) + keras.tree.flatten(update))
     if agree is not None:
         finite = agree(finite)
-    if recorder is not None:
-        recorder.skipped_steps_tracker.update_state(
-            1.0 - ops.cast(finite, "float32")
-        )
     return finite
-
-
-def record_perturbation(recorder, offsets):
-    """Logs `||offsets||` (global) in `perturbation_norm`, if finite.
-
-    Non-finite offsets (a step that will be skipped, e.g. while a loss
-    scale settles) are left out of the mean instead of making it NaN.
-    Does nothing without a recorder.
-    """
-    if recorder is None:
-        return
-    norm = ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
-    finite = ops.isfinite(norm)
-    recorder.perturbation_norm_tracker.update_state(
-        ops.where(finite, norm, 0.0), sample_weight=ops.cast(finite, "float32")
-    )
 
 
 def loss_and_aux(outputs):

@@ -1,4 +1,4 @@
-"""JAX train step and gradient oracle for `SAMModel`.
+"""JAX primitives of the step (`step.py`), and `SAMModel`'s train step.
 
 Keras's JAX trainer calls `train_step(state, data)` with the values of every
 variable of the model (trainable, non-trainable, optimizer, metrics) and
@@ -16,19 +16,23 @@ from the TensorFlow backend, none visible to a variant:
 - a branch that assigns variables goes through `cond` (below), which carries
   the step's variables in and out of `jax.lax.cond`;
 - the base optimizer runs through its `stateless_apply` (which keeps loss
-  scaling and gradient accumulation working under `jit`).
+  scaling and gradient accumulation working under `jit`);
+- a pass nested in the step reads the step's current values explicitly
+  (`enclosing_mapping`).
 
 Under `keras.distribution.DataParallel` the step sees the global batch, so its
 gradients are global: SAMModel asks for `sync_perturbation=True` there.
 """
 
+import sys
+
 import jax
 import keras
 from keras import ops
 
-from keras_sam.backend import batch
 from keras_sam.backend import common
 from keras_sam.backend import recording
+from keras_sam.backend import step
 
 
 def _values(variables):
@@ -60,76 +64,55 @@ def cond(pred, true_fn, false_fn):
     return outputs
 
 
-def _gradients(spec, weights, state, unscale, rows=None, probe=None):
-    """Unscaled float32 gradients at `weights`, and the pass's aux outputs.
-
-    The aux outputs are `(loss, aux, scope)`; `scope.updates()` holds what
-    the pass assigned (BatchNorm statistics, seeds, metrics) as values of
-    this trace. `state` pairs variables with the values the pass reads
-    (`recording.write_back`). With a per-sample `probe`
-    (`keras_sam/backend/batch.py`) the gradients are `(weights', probe's)`.
-    """
-    step_variables = common.current_step()[0]
-    current = _values(step_variables)
-    scopes = []
-
-    def scaled_loss(weights, probe):
-        mapping = list(zip(step_variables, current))
-        mapping += common.perturbed_mapping(spec, weights, state)
-        scaled, loss, aux, scope = common.forward(
-            spec, mapping, rows=rows, sample_scale=probe
-        )
-        scopes.append(scope)
-        return scaled, (loss, aux, [value for _, value in scope.updates()])
-
-    argnums = 0 if probe is None else (0, 1)
-    (_, (loss, aux, new_values)), gradients = jax.value_and_grad(
-        scaled_loss, argnums=argnums, has_aux=True
-    )(weights, probe)
-    # The scope's values are those of the inner trace; take the outputs'.
-    scope = recording.RecordingScope()
-    for (variable, _), value in zip(scopes[-1].updates(), new_values):
-        scope.add_update((variable, value))
-    probe_gradient = None
-    if probe is not None:
-        gradients, probe_gradient = gradients
-    gradients = [ops.cast(g, "float32") * unscale for g in gradients]
-    if probe is not None:
-        gradients = (gradients, probe_gradient)
-    return gradients, (loss, aux, scope)
+def value_and_grad(fn, sources):
+    """`((value, aux), gradients)` of `fn(sources)` (see `step.py`)."""
+    return jax.value_and_grad(fn, has_aux=True)(list(sources))
 
 
-class _Oracle:
-    """Gradients at `w + offsets` for the variant (see tensorflow.py)."""
+def read(variable):
+    """The variable's value in the step (values are immutable in JAX)."""
+    return ops.convert_to_tensor(variable)
 
-    def __init__(self, spec, weights, state, unscale, clean_losses):
-        self.spec, self.weights, self.state = spec, weights, state
-        self.unscale, self.clean_losses = unscale, clean_losses
 
-    def _perturbed(self, offsets):
-        return [w + ops.cast(o, w.dtype) for w, o in zip(self.weights, offsets)]
+def replicas():
+    """The step sees the global batch: no per-replica loss scaling."""
+    return 1
 
-    def __call__(self, offsets, rows=None):
-        common.record_perturbation(self.spec.recorder, offsets)
-        return _gradients(
-            self.spec, self._perturbed(offsets), self.state, self.unscale, rows
-        )[0]
 
-    def sample_losses(self, offsets=None):
-        """Each sample's loss at `w + offsets`, or the first pass's."""
-        if offsets is None:
-            return self.clean_losses
-        spec = self.spec
-        step_variables = common.current_step()[0]
-        current = _values(step_variables)
-        mapping = list(zip(step_variables, current))
-        mapping += common.perturbed_mapping(spec, self._perturbed(offsets), self.state)
+def mean_over_replicas(values):
+    """Gradients are already global (see the module docstring)."""
+    return values
 
-        def scaled_loss(probe):
-            return common.forward(spec, mapping, sample_scale=probe)[0]
 
-        gradient = jax.grad(scaled_loss)(batch.probe(spec))
-        return batch.sample_losses(gradient, spec.batch_size, self.unscale)
+def apply(optimizer, gradients, variables, count):
+    """The base optimizer's `stateless_apply`, assigned to the variables."""
+    del count
+    optimizer_variables = optimizer.variables
+    new_weights, new_optimizer_values = optimizer.stateless_apply(
+        _values(optimizer_variables),
+        [optimizer.scale_loss(g) for g in gradients],
+        _values(variables),
+    )
+    for v, value in zip(variables, new_weights):
+        v.assign(value)
+    for v, value in zip(optimizer_variables, new_optimizer_values):
+        v.assign(value)
+
+
+def apply_or_skip(finite, apply, skip, args):
+    """`cond` on `finite`, carrying the step's variables."""
+    cond(finite, lambda: apply(*args), lambda: skip(*args))
+
+
+def enclosing_mapping():
+    """A pass inside the step reads the step's current values (a nested
+    `StatelessScope` does not see the enclosing one's)."""
+    variables = common.current_step()[0]
+    return list(zip(variables, _values(variables)))
+
+
+Generator = step.NoGenerator
+agree = None
 
 
 def minimize(spec):
@@ -140,8 +123,7 @@ def minimize(spec):
             "model's state: decorate your `train_step(self, data)` with "
             "`@keras_sam.stateful_step`, which runs it over that state."
         )
-    variant, optimizer, variables = spec.variant, spec.optimizer, spec.variables
-    if not optimizer.built:
+    if not spec.optimizer.built:
         raise ValueError(
             "On JAX the optimizer must be built before `fit`, and its "
             "variables carried from step to step: `model.optimizer` is, "
@@ -149,59 +131,9 @@ def minimize(spec):
             "model keeps its variables (see 'A second optimizer' in "
             "docs/using_keras_sam_with.md). Build it with "
             "`optimizer.build(trainable_variables)` in your model's "
-            f"`compile`. Received: an unbuilt {type(optimizer).__name__}."
+            f"`compile`. Received: an unbuilt {type(spec.optimizer).__name__}."
         )
-    variant_state = _values(variant.state_variables())
-    weights = _values(variables)
-    step = ops.convert_to_tensor(optimizer.iterations)
-    learning_rate = ops.convert_to_tensor(optimizer.learning_rate)
-    variant.update_hyperparameters(step, learning_rate, optimizer)
-    unscale = 1.0 / optimizer.scale_loss(ops.ones((), "float32"))
-
-    # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
-    # (BatchNorm statistics, seeds) is written, as a stateful pass would.
-    offsets = variant.first_pass_offsets(variables)
-    first = weights
-    if offsets is not None:
-        common.record_perturbation(spec.recorder, offsets)
-        first = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
-    probe = batch.probe(spec) if variant.needs_sample_losses else None
-    gradients, (loss, aux, scope) = _gradients(
-        spec, first, [], unscale, probe=probe
-    )
-    clean_losses = None
-    if probe is not None:
-        gradients, probe_gradient = gradients
-        clean_losses = batch.sample_losses(probe_gradient, spec.batch_size, unscale)
-    written = recording.write_back(spec, scope)
-
-    oracle = _Oracle(spec, weights, written, unscale, clean_losses)
-    update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
-
-    def apply_fn(final_gradients):
-        optimizer_variables = optimizer.variables
-        new_weights, new_optimizer_values = optimizer.stateless_apply(
-            _values(optimizer_variables),
-            [optimizer.scale_loss(g) for g in final_gradients],
-            _values(variables),
-        )
-        for v, value in zip(variables, new_weights):
-            v.assign(value)
-        for v, value in zip(optimizer_variables, new_optimizer_values):
-            v.assign(value)
-
-    def apply():
-        variant.apply_gradients(apply_fn, update, variables, learning_rate)
-
-    def skip():
-        common.restore(
-            spec, variant_state, [v for v, _ in written], [s for _, s in written]
-        )
-        common.back_off_loss_scale(optimizer)
-
-    finite = common.step_is_finite(spec.recorder, gradients, update)
-    cond(finite, apply, skip)
-    return loss, aux, perturbed, finite
+    return step.minimize(sys.modules[__name__], spec)
 
 
 def _check_distribution(model):
@@ -219,12 +151,11 @@ def _check_distribution(model):
         )
 
 
-def train_step(model, state, data):
-    """One SAM-family step of `SAMModel` (`model`): `(logs, new_state)`."""
+def train_step(model, step_fn, state, data):
+    """`step_fn(model, data)`, `SAMModel`'s step, as a pure function of
+    `state`: `(logs, new_state)`."""
     _check_distribution(model)
-    return stateless_step(
-        model, state, lambda: common.sam_model_step(model, data, minimize)
-    )
+    return stateless_step(model, state, lambda: step_fn(model, data))
 
 
 def stateless_step(model, state, step_fn):

@@ -1,40 +1,18 @@
-"""TensorFlow train step and gradient oracle for `SAMModel`.
+"""TensorFlow primitives of the step (`step.py`), and `SAMModel`'s train step.
 
-The only module of keras_sam that imports TensorFlow. The perturbed passes
-never write to a variable: they run the inner model inside a
-`keras.StatelessScope` that maps each trainable variable to `w + offsets` and
-every variable the clean pass assigned (BatchNorm statistics, dropout seed
-states, a stateful RNN's hidden state) to its value before the clean pass. Consequences, all guaranteed by
-construction:
-
-- the weights after a perturbed pass are exactly the weights before it
-  (nothing is added and subtracted; NaN offsets cannot reach a weight);
-- BatchNorm statistics are updated by the clean pass only;
-- every perturbed pass draws the dropout masks of the clean pass of the same
-  step (as the original JAX implementation), while the seed state still
-  advances once per step, so masks never repeat across steps;
-- add_loss terms and weight regularizers are evaluated at `w + offsets`.
+The only module of keras_sam that imports TensorFlow: gradients from a
+`tf.GradientTape`, `cond` and apply-or-skip in cross-replica context under
+a `tf.distribute` strategy (so that a branch may all-reduce), the replica
+count and mean.
 """
+
+import sys
 
 import keras
 import tensorflow as tf
 
-from keras_sam.backend import batch
 from keras_sam.backend import common
-from keras_sam.backend import recording
-
-
-def _unscaled(gradients, weights, unscale):
-    """Float32 dense gradients times `unscale`; zeros where there is none."""
-    result = []
-    for g, w in zip(gradients, weights):
-        if g is None:
-            result.append(tf.zeros_like(w))
-            continue
-        if isinstance(g, tf.IndexedSlices):
-            g = tf.convert_to_tensor(g)
-        result.append(tf.cast(g, tf.float32) * unscale)
-    return result
+from keras_sam.backend import step
 
 
 def mean_over_replicas(values):
@@ -76,13 +54,12 @@ def cond(pred, true_fn, false_fn):
     return context.merge_call(cross_replica, args=(pred, true_fn, false_fn))
 
 
-def _apply_or_skip(finite, apply, restore, optimizer, args):
-    """Runs `apply(*args)` if every replica's step is finite, else skips.
+def apply_or_skip(finite, apply, skip, args):
+    """Runs `apply(*args)` if every replica's step is finite, else `skip(*args)`.
 
-    A skipped step runs `restore(*args)` and backs off the loss scale. Under
-    a strategy, the branch is taken in cross-replica context (the optimizer
-    synchronizes inside `apply`, which a replica-context `tf.cond` cannot
-    hold), as Keras's `LossScaleOptimizer` does.
+    Under a strategy, the branch is taken in cross-replica context (the
+    optimizer synchronizes inside `apply`, which a replica-context `tf.cond`
+    cannot hold), as Keras's `LossScaleOptimizer` does.
     """
 
     def branches(run):
@@ -91,8 +68,7 @@ def _apply_or_skip(finite, apply, restore, optimizer, args):
             return tf.constant(True)
 
         def skip_branch():
-            run(restore)
-            common.back_off_loss_scale(optimizer)
+            run(skip)
             return tf.constant(False)
 
         return apply_branch, skip_branch
@@ -114,69 +90,13 @@ def _apply_or_skip(finite, apply, restore, optimizer, args):
     context.merge_call(cross_replica, args=(finite, args))
 
 
-class _GradientOracle:
-    """Gradients of one batch at `w + offsets`, as `Variant`s consume them.
-
-    Holds what the clean pass left: the step's spec, the weights' values,
-    the variables it assigned with their values before it (`state`) and
-    the factor that turns a scaled
-    per-replica gradient into an unscaled float32 one. With
-    `sync_perturbation` it returns the replica mean (an all-reduce, which a
-    branch of `cond` may hold). `rows` restricts a pass to some rows of the
-    batch; `sample_losses` gives the loss of each sample (see
-    `keras_sam/backend/batch.py`).
-    """
-
-    def __init__(self, spec, weights, state, unscale, clean_losses=None):
-        self.spec = spec
-        self.weights = weights
-        self.state = state
-        self.unscale = unscale
-        self.clean_losses = clean_losses
-
-    def _mapping(self, offsets):
-        perturbed = [
-            w + tf.cast(o, w.dtype) for w, o in zip(self.weights, offsets)
-        ]
-        return perturbed, common.perturbed_mapping(self.spec, perturbed, self.state)
-
-    def __call__(self, offsets, rows=None):
-        common.record_perturbation(self.spec.recorder, offsets)
-        perturbed, mapping = self._mapping(offsets)
-        with tf.GradientTape() as tape:
-            tape.watch(perturbed)
-            scaled_loss = common.forward(self.spec, mapping, rows=rows)[0]
-        gradients = _unscaled(tape.gradient(scaled_loss, perturbed),
-                              self.weights, self.unscale)
-        if self.spec.sync_perturbation:
-            # The global batch's gradient, as the clean one: what the variant
-            # keeps from it (LookSAM's cache) is then the same on all replicas.
-            gradients = mean_over_replicas(gradients)
-        return gradients
-
-    def sample_losses(self, offsets=None):
-        """Each sample's loss at `w + offsets` (a forward pass), or the
-        clean pass's with `offsets=None`."""
-        if offsets is None:
-            return self.clean_losses
-        probe = batch.probe(self.spec)
-        with tf.GradientTape() as tape:
-            tape.watch(probe)
-            scaled_loss = common.forward(
-                self.spec, self._mapping(offsets)[1], sample_scale=probe
-            )[0]
-        return batch.sample_losses(
-            tape.gradient(scaled_loss, probe), self.spec.batch_size, self.unscale
-        )
-
-
 def replicas():
     """Replicas in sync: Keras losses divide a replica's loss by it."""
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def train_step(model, data):
-    """One SAM-family step of `SAMModel` (`model`) on `data`."""
+def train_step(model, step_fn, data):
+    """`step_fn(model, data)`, `SAMModel`'s step, traced for `cond`."""
     if model.jit_compile and tf.distribute.has_strategy():
         raise ValueError(
             "jit_compile=True does not work under a tf.distribute strategy in "
@@ -188,96 +108,45 @@ def train_step(model, data):
         model.jit_compile is True and not tf.config.list_logical_devices("GPU")
     )
     with common.tracing_step(model, compiled_for_cpu):
-        return common.sam_model_step(model, data, minimize, replicas())
+        return step_fn(model, data)
 
 
-def _first_pass(spec):
-    """The step's first pass: `(raw gradients, loss, aux, state)`.
-
-    At `w`, unless the variant asks for first-pass offsets: then at
-    `w + offsets`. It runs in a recording scope whose assignments
-    (BatchNorm statistics, seeds, RNN states, metrics) are then written
-    (`recording.write_back`); `state` pairs each with its value before. With
-    `needs_sample_losses`, the last raw gradient is the per-sample probe's.
-    """
-    variant = spec.variant
-    probe = batch.probe(spec) if variant.needs_sample_losses else None
-    extra = [] if probe is None else [probe]
-    offsets = variant.first_pass_offsets(spec.variables)
+def value_and_grad(fn, sources):
+    """`((value, aux), gradients)` of `fn(sources)` (see `step.py`)."""
     with tf.GradientTape() as tape:
-        if probe is not None:
-            tape.watch(probe)
-        # The trained variables are read as tensors the tape watches
-        # (regularizers read them through the scope's mapping).
-        sources = [v.value for v in spec.variables]
-        if offsets is not None:
-            common.record_perturbation(spec.recorder, offsets)
-            sources = [w + tf.cast(o, w.dtype) for w, o in zip(sources, offsets)]
         tape.watch(sources)
-        mapping = list(zip(spec.variables, sources))
-        scaled_loss, loss, aux, scope = common.forward(
-            spec, mapping, sample_scale=probe
-        )
-    raw = tape.gradient(scaled_loss, list(sources) + extra)
-    return raw, loss, aux, recording.write_back(spec, scope)
+        value, aux = fn(sources)
+    gradients = tape.gradient(value, sources)
+    # Sparse gradients (embeddings) are densified for the variants' math.
+    return (value, aux), [
+        None if g is None else tf.convert_to_tensor(g) for g in gradients
+    ]
+
+
+def read(variable):
+    """The variable's value, read before anything that follows writes it
+    (tf.function orders reads and writes of one resource as written)."""
+    return tf.identity(tf.convert_to_tensor(variable))
+
+
+def apply(optimizer, gradients, variables, count):
+    """The base optimizer's update; it all-reduces under a strategy, so the
+    local mean gradient is divided by the replica count first."""
+    optimizer.apply(
+        [optimizer.scale_loss(g / count if count > 1 else g) for g in gradients],
+        variables,
+    )
+
+
+def enclosing_mapping():
+    """A pass reads variables statefully here: nothing to map."""
+    return []
+
+
+Generator = step.NoGenerator
+agree = None
 
 
 def minimize(spec):
     """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
-    variant, optimizer = spec.variant, spec.optimizer
-    count = replicas()
-
-    # Values read before anything below writes (tf.function orders reads and
-    # writes of one resource as written).
-    variant_state = [tf.identity(v.value) for v in variant.state_variables()]
-    step = tf.identity(tf.convert_to_tensor(optimizer.iterations))
-    learning_rate = tf.identity(tf.convert_to_tensor(optimizer.learning_rate))
-    variant.update_hyperparameters(step, learning_rate, optimizer)
-
-    # Pass 1: at `w` (or the variant's first-pass offsets); what it assigns
-    # (BatchNorm statistics, seeds) is written, as a stateful pass would.
-    raw, loss, aux, written = _first_pass(spec)
-    state_variables = [v for v, _ in written]
-    state = [value for _, value in written]
-    variables = spec.variables
-    weights = [tf.identity(v.value) for v in variables]
-    # Per-replica losses are divided by the replica count; undo it together
-    # with the loss scale, so variants see the local mean gradient. A
-    # variable without a gradient gets zeros (norms are unchanged and the
-    # variant's per-variable state stays aligned); the optimizer skips it,
-    # as Keras does.
-    unscale = count / optimizer.scale_loss(tf.constant(1.0, tf.float32))
-    clean_losses = None
-    if variant.needs_sample_losses:
-        clean_losses = batch.sample_losses(raw[-1], spec.batch_size, unscale)
-        raw = raw[:-1]
-    has_gradient = [g is not None for g in raw]
-    gradients = _unscaled(raw, weights, unscale)
-    if spec.sync_perturbation:
-        gradients = mean_over_replicas(gradients)
-
-    oracle = _GradientOracle(spec, weights, written, unscale, clean_losses)
-    update, perturbed = variant.compute_gradients(oracle, gradients, weights, step)
-
-    def rescale_and_apply(final_gradients):
-        pairs = [
-            (optimizer.scale_loss(g / count if count > 1 else g), v)
-            for g, v, active in zip(final_gradients, variables, has_gradient)
-            if active
-        ]
-        optimizer.apply(*zip(*pairs))
-
-    # Per-replica values travel as arguments (never closures), so that under
-    # tf.distribute each replica applies or restores its own.
-    def apply(update, learning_rate, variant_state, state):
-        variant.apply_gradients(rescale_and_apply, update, variables, learning_rate)
-
-    def restore(update, learning_rate, variant_state, state):
-        common.restore(spec, variant_state, state_variables, state)
-
-    finite = common.step_is_finite(spec.recorder, gradients, update)
-    _apply_or_skip(
-        finite, apply, restore, optimizer,
-        (update, learning_rate, variant_state, state),
-    )
-    return loss, aux, perturbed, finite
+    return step.minimize(sys.modules[__name__], spec)

@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from keras_sam.distribution import mean_over_replicas
+from keras_sam.basics import check_range, global_dot
+from keras_sam.executor import mean_over_replicas
 from keras_sam.policies.policy import Policy
-from keras_sam.variants.variant import check_range, global_dot
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

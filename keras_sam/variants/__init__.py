@@ -18,9 +18,8 @@ from keras_sam.variants.gsam import GSAM
 from keras_sam.variants.look_sam import LookSAM
 from keras_sam.variants.msam import MSAM
 from keras_sam.variants.sam import SAM
-from keras_sam.variants.variant import (
-    Variant, check_range, global_dot, global_norm, registered,
-)
+from keras_sam.basics import check_range, global_dot, global_norm
+from keras_sam.variants.variant import Variant, registered
 from keras_sam.variants.wsam import WSAM
 
 

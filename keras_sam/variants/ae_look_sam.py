@@ -4,7 +4,7 @@ import keras
 
 from keras_sam.variants.ae_sam import AESAM
 from keras_sam.variants.gradient_reuse import GradientReuse, check_granularity
-from keras_sam.variants.variant import check_range
+from keras_sam.basics import check_range
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

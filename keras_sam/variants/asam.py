@@ -4,7 +4,8 @@ import keras
 from keras import ops
 
 from keras_sam.variants.sam import check_bool
-from keras_sam.variants.variant import Variant, check_range, global_norm
+from keras_sam.basics import check_range, global_norm
+from keras_sam.variants.variant import Variant
 
 
 def is_shift(path):

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_sam.variants.variant import Variant, check_range, global_norm
+from keras_sam.basics import check_range, global_norm
+from keras_sam.variants.variant import Variant
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_sam.distribution import mean_over_replicas
-from keras_sam.variants.variant import Variant, check_range, global_norm
+from keras_sam.executor import mean_over_replicas
+from keras_sam.basics import check_range, global_norm
+from keras_sam.variants.variant import Variant
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
-from keras_sam.variants.variant import (
-    Variant, check_range, global_dot, global_norm,
-)
+from keras_sam.basics import check_range, global_dot, global_norm
+from keras_sam.variants.variant import Variant
 
 H_MINUS_FORMS = ("code", "paper")
 

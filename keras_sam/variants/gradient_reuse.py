@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_sam.variants.variant import global_dot, global_norm
+from keras_sam.basics import global_dot, global_norm
 
 GRANULARITIES = ("global", "per_variable")
 

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_sam.variants.sam import SAM
-from keras_sam.variants.variant import check_range, global_dot, global_norm
+from keras_sam.basics import check_range, global_dot, global_norm
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

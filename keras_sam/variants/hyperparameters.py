@@ -1,43 +1,10 @@
 """Hyperparameters of a variant: variables a callback or a schedule sets."""
 
-import math
-import numbers
-
 import keras
 from keras import ops
 
 from keras_sam import schedules
-
-
-def check_range(name, value, low=None, high=None, low_open=True, high_open=True):
-    """Raises `ValueError` unless `value` is a finite number in the range.
-
-    `low`/`high` are optional; `low_open`/`high_open` choose strict (`<`) or
-    inclusive (`<=`) bounds.
-    """
-    if schedules.is_schedule(value):
-        raise ValueError(
-            f"Argument `{name}` takes a number, not a schedule (only the "
-            "radii, e.g. `rho`, take a schedule, in a constructor). "
-            f"Received: {name}={value!r}"
-        )
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"Argument `{name}` must be a number. Received: {name}={value!r}"
-        )
-    bad = not math.isfinite(value)
-    if low is not None:
-        bad |= value <= low if low_open else value < low
-    if high is not None:
-        bad |= value >= high if high_open else value > high
-    if bad:
-        left = "" if low is None else f"{low} {'<' if low_open else '<='} "
-        right = "" if high is None else f" {'<' if high_open else '<='} {high}"
-        raise ValueError(
-            f"Argument `{name}` must satisfy {left}{name}{right}. "
-            f"Received: {name}={value!r}"
-        )
-    return value
+from keras_sam.basics import check_range
 
 
 class Hyperparameters:

@@ -5,7 +5,7 @@ import keras
 from keras_sam.policies.every_k import EveryK
 from keras_sam.variants.gradient_reuse import GradientReuse, check_granularity
 from keras_sam.variants.sam import SAM
-from keras_sam.variants.variant import check_range
+from keras_sam.basics import check_range
 
 
 @keras.saving.register_keras_serializable(package="keras_sam")

@@ -3,26 +3,16 @@
 import keras
 from keras import ops
 
-from keras_sam import backend
-from keras_sam import custom_step
+from keras_sam import executor
 from keras_sam import schedules
-from keras_sam.variants.hyperparameters import Hyperparameters, check_range
+from keras_sam.basics import check_range, global_norm
+from keras_sam.variants.hyperparameters import Hyperparameters
 
 _REGISTRY = {}
 
 def registered():
     """Returns `{identifier: class}` for every registered variant."""
     return dict(_REGISTRY)
-
-
-def global_norm(tensors):
-    """The L2 norm over all tensors together (float32)."""
-    return ops.sqrt(sum(ops.sum(ops.square(t)) for t in tensors))
-
-
-def global_dot(a, b):
-    """The inner product of two lists of tensors, summed over all of them."""
-    return sum(ops.sum(x * y) for x, y in zip(a, b))
 
 
 class Variant(Hyperparameters, keras.layers.Layer):
@@ -222,7 +212,7 @@ class Variant(Hyperparameters, keras.layers.Layer):
         decision = self.should_perturb(gradients, step)
         if decision is None:
             return perturbed_step()
-        return backend.cond(decision, perturbed_step, clean_step)
+        return executor.cond(decision, perturbed_step, clean_step)
 
     def apply_gradients(self, apply_fn, update, variables, learning_rate):
         """Applies `update`; `apply_fn(gradients)` runs the base optimizer.
@@ -295,7 +285,7 @@ class Variant(Hyperparameters, keras.layers.Layer):
                 return self.compute_metrics(x, y, result.aux)
         ```
         """
-        return custom_step.minimize(self, loss_fn, model, optimizer)
+        return executor.minimize(self, loss_fn, model, optimizer)
 
     # -- shared math --------------------------------------------------------
 
