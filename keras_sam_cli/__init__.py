@@ -3,8 +3,10 @@
 `keras-sam --help`, `--version`, `keras-sam variants` and `keras-sam datasets`
 run on the standard library alone (importing `keras_sam` would import Keras
 and its backend). `keras-sam benchmark` parses and checks its arguments, and
-what its backend needs, first; only then does it import `keras_sam.cli`,
-which loads the backend with its native log lines hidden.
+what its backend needs, first; only then does it import the benchmark
+harness (`keras_sam.bench.command`), which loads the backend, with the
+native log lines hidden. The command line sits above the library: it
+imports the harness, never the other way round.
 
 Exit codes: 0 on success, 2 on bad input (unknown dataset, model or variant,
 bad hyperparameters, label noise outside [0, 1), an unreachable dataset, an
@@ -99,8 +101,12 @@ def _benchmark(args, argv):
     os.environ["KERAS_BACKEND"] = args.backend
     try:
         with quiet.native_stderr_silenced():
-            from keras_sam import cli  # imports Keras and its backend
-        return cli.run(args)
+            from keras_sam.bench import command  # imports Keras and its backend
+        quiet.quiet_python_loggers()
+        try:
+            return command.benchmark(args, silenced=quiet.native_stderr_silenced)
+        except command.BadInput as error:
+            return fail(error)
     except KeyboardInterrupt:
         return interrupted(args, argv)
 

@@ -155,6 +155,24 @@ def parse_variant_args(specs):
     return parsed
 
 
+def resolve(args):
+    """Fills in, on parsed `benchmark` arguments, what the harness receives resolved.
+
+    `variant_args` becomes `{variant id: {argument: value}}` (see
+    `parse_variant_args`) and an unset `learning_rate` the default of the
+    chosen optimizer, so the benchmark harness (which the command imports
+    only to train) needs nothing from this module.
+
+    Raises:
+        ValueError: a malformed `--variant-args` spec (the message quotes it).
+    """
+    if not isinstance(args.variant_args, dict):
+        args.variant_args = parse_variant_args(args.variant_args)
+    if args.learning_rate is None:
+        args.learning_rate = DEFAULT_LEARNING_RATES[args.optimizer]
+    return args
+
+
 def add_benchmark_arguments(parser, defaults):
     """Adds the `benchmark` options to `parser`; `defaults` names the sized ones."""
     data = parser.add_argument_group("data")

@@ -28,9 +28,9 @@ train / 2 000 test), the 1-D CNN, SGD with momentum 0.9 at learning rate
 flatten by the last epoch), batch 128, {DEFAULT_EPOCHS} epochs, {DEFAULT_SEEDS} seeds (0 and
 1), {int(DEFAULT_LABEL_NOISE * 100)} % symmetric label noise on the training labels only, ERM vs
 every registered variant with its default hyperparameters: 2 runs of 20
-epochs per method, about 20 minutes on 2 CPU cores for ERM and the eight
-seed variants (the committed run in docs/benchmarks/mnist1d), more with
-each further variant; --variants picks a subset.
+epochs per method, so the time grows with the number of methods (the
+committed run and its times: docs/benchmarks/mnist1d.md); --variants picks
+a subset.
 
 --suite claims runs each paper's claim in its regime (a noisy-label CNN
 task, a GRU task, and the CNN task again for GSAM, Friendly-SAM, ESAM and
@@ -73,6 +73,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _CommandParser(_Parser):
+    """The top parser: `benchmark`'s arguments come out resolved (`arguments.resolve`)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(namespace, "command", None) == "benchmark":
+            try:
+                arguments.resolve(namespace)
+            except ValueError as error:
+                self.error(str(error))
+        return namespace, extras
+
+
 def version():
     """`keras_sam.__version__`, read from its source without importing keras_sam.
 
@@ -92,7 +105,7 @@ def version():
 
 def build_parser():
     """The argument parser of `keras-sam` (benchmark, variants, datasets)."""
-    parser = _Parser(prog="keras-sam", description="Sharpness-Aware Minimization for Keras 3.",
+    parser = _CommandParser(prog="keras-sam", description="Sharpness-Aware Minimization for Keras 3.",
                      epilog=TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"keras-sam {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

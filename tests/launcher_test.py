@@ -12,7 +12,6 @@ import pytest
 
 import keras_sam
 import keras_sam_cli
-from keras_sam.bench import arguments as bench_arguments
 from keras_sam_cli import arguments, listing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,7 +135,6 @@ def test_variants_table_matches_the_registry():
 
 
 def test_datasets_listing_and_dataset_option_share_one_table():
-    assert bench_arguments.DATASETS is arguments.DATASETS
     parsed = keras_sam_cli.build_parser().parse_args(["benchmark"])
     assert parsed.dataset == arguments.DATASETS[0][0] == "mnist1d"
     text = listing.datasets()

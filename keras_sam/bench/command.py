@@ -1,5 +1,12 @@
-"""`keras-sam benchmark`: turns parsed arguments into a run and its report."""
+"""`keras-sam benchmark`: turns parsed arguments into a run and its report.
 
+The command line (`keras_sam_cli`, above this harness) parses and resolves
+the arguments (`keras_sam_cli.arguments.resolve`: `variant_args` as
+`{id: {argument: value}}`, `learning_rate` set) and imports this module only
+to train; nothing here imports the command line.
+"""
+
+import contextlib
 import dataclasses
 import json
 import os
@@ -7,7 +14,7 @@ import sys
 
 from keras_sam import data
 from keras_sam import variants as variants_lib
-from keras_sam.bench import arguments, claims, quiet, report, runner, store
+from keras_sam.bench import claims, report, runner, store
 
 
 class BadInput(Exception):
@@ -21,12 +28,9 @@ def make_config(args, task=None):
     arguments naming a variant the task does not run are ignored for it.
 
     Raises:
-        BadInput: unknown variant, malformed or invalid variant arguments.
+        BadInput: unknown variant or invalid variant arguments.
     """
-    try:
-        variant_args = arguments.parse_variant_args(args.variant_args)
-    except ValueError as error:
-        raise BadInput(str(error)) from None
+    variant_args = {k: dict(v) for k, v in args.variant_args.items()}
     table = variants_lib.registered()
     chosen = None
     if args.variants is not None:
@@ -56,7 +60,7 @@ def make_config(args, task=None):
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=args.optimizer,
-        learning_rate=args.learning_rate or arguments.DEFAULT_LEARNING_RATES[args.optimizer],
+        learning_rate=args.learning_rate,
         schedule=args.schedule,
         label_noise=args.label_noise,
         num_samples=args.num_samples,
@@ -153,13 +157,15 @@ def _open_store(config, output, args):
         raise BadInput(str(error)) from None
 
 
-def benchmark(args, out=None):
+def benchmark(args, out=None, silenced=contextlib.nullcontext):
     """Runs `keras-sam benchmark` for parsed `args`; returns the exit code 0.
 
     Prints each task's table (and, for `--suite claims`, the claims table)
     to `out` (stdout) and writes runs.jsonl, results.json, results.csv,
     results.png and table.md to each task's folder (claims.md and
-    claims.json to `args.output`).
+    claims.json to `args.output`). `silenced` is the caller's context
+    manager that hides the native runtime's start-up lines (the command
+    line's `quiet.native_stderr_silenced`); by default nothing is hidden.
     """
     out = out or sys.stdout
     if args.resume and args.overwrite:
@@ -167,7 +173,7 @@ def benchmark(args, out=None):
                        "discards them: pass one of them")
     # The first variable created initializes TensorFlow's devices, whose
     # native runtime may log (e.g. a failed CUDA probe) whatever the log level.
-    with quiet.native_stderr_silenced():
+    with silenced():
         plans = [(task, make_config(args, task), output) for task, output in _tasks(args)]
     datasets = [load_dataset(args, config.num_samples) for _, config, _ in plans]
     for dataset in datasets:
