@@ -12,7 +12,7 @@ from the TensorFlow backend, none visible to a variant:
   returns what it assigned (BatchNorm statistics, seeds, metrics) as aux;
 - a step that assigns a variable outside the state Keras's trainer carries
   (a second optimizer the model does not keep, a stateful RNN's state) is
-  refused (`common.check_carried`) rather than losing the new value;
+  refused (`recording.check_carried`) rather than losing the new value;
 - a branch that assigns variables goes through `cond` (below), which carries
   the step's variables in and out of `jax.lax.cond`;
 - the base optimizer runs through its `stateless_apply` (which keeps loss
