@@ -1,36 +1,116 @@
 """`keras-sam variants` and `keras-sam datasets`: listings without a backend.
 
-The variants cannot be read from `keras_sam.variants.registered()` without
-importing Keras, so `VARIANTS` is a static copy of it; tests/launcher_test.py
-fails when the copy and the registry differ (ids, classes or defaults).
+The variants are read from their source files, not from
+`keras_sam.variants.registered()`, which would import Keras: each class in
+keras_sam/variants/*.py whose body sets `identifier = "..."` is a variant
+(the rule `Variant.__init_subclass__` registers by), and its defaults are
+those of the first `__init__` along its bases in those files, read with
+`ast`. The files are found through the installed `keras_sam` package without
+running it. tests/launcher_test.py fails when what is read here and the
+registry differ (ids, classes or defaults).
 """
+
+import ast
+import functools
+import importlib.util
+import inspect
+import pathlib
 
 from keras_sam_cli import arguments
 
-# (id, class name, constructor defaults) for each registered variant, by id.
-VARIANTS = (
-    ("ae_look_sam", "AELookSAM", {"rho": 0.05, "delta": 0.9, "lambda_1": 0.0,
-                                  "lambda_2": 2.0, "alpha": 0.7, "epsilon": 1e-12,
-                                  "granularity": "global"}),
-    ("ae_sam", "AESAM", {"rho": 0.05, "delta": 0.9, "lambda_1": -1.0, "lambda_2": 1.0,
-                         "epsilon": 1e-12}),
-    ("asam", "ASAM", {"rho": 0.5, "eta": 0.01, "epsilon": 1e-12, "scale_biases": True,
-                      "variable_paths": None}),
-    ("esam", "ESAM", {"rho": 0.05, "beta": 0.6, "gamma": 0.5, "epsilon": 1e-12,
-                      "seed": None}),
-    ("friendly_sam", "FriendlySAM", {"rho": 0.05, "sigma": 1.0, "decay": 0.9,
-                                     "epsilon": 1e-12}),
-    ("ga_sam", "GASAM", {"rho": 0.05, "beta": 0.99, "min_strength": 0.001,
-                         "num_ascent_steps": 1, "epsilon": 1e-12}),
-    ("gam", "GAM", {"rho": 0.2, "rho_prime": 0.03, "alpha": 0.1, "beta": 0.1,
-                    "gamma": 0.05, "epsilon": 1e-12, "h_minus": "code"}),
-    ("gsam", "GSAM", {"rho": 0.05, "alpha": 0.4, "epsilon": 1e-12}),
-    ("look_sam", "LookSAM", {"rho": 0.05, "k": 5, "alpha": 0.7, "epsilon": 1e-12,
-                             "granularity": "global"}),
-    ("msam", "MSAM", {"rho": 0.3, "momentum": 0.9, "epsilon": 1e-12}),
-    ("sam", "SAM", {"rho": 0.05, "epsilon": 1e-12, "centralize": False}),
-    ("wsam", "WSAM", {"rho": 0.05, "gamma": 0.9, "decoupled": True, "epsilon": 1e-12}),
-)
+
+class _Source(str):
+    """A default that is not a literal: shown as its source text."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return _Source(ast.unparse(node))
+
+
+def _defaults(function):
+    """`{name: default}` of an `__init__`'s parameters after `self`, in order.
+
+    A parameter without a default maps to `inspect.Parameter.empty`; `*args`
+    and `**kwargs` are left out (as the registry check leaves them out).
+    """
+    spec = function.args
+    positional = (spec.posonlyargs + spec.args)[1:]
+    padded = [None] * (len(positional) - len(spec.defaults)) + list(spec.defaults)
+    pairs = list(zip(positional, padded)) + list(zip(spec.kwonlyargs, spec.kw_defaults))
+    return {arg.arg: inspect.Parameter.empty if default is None else _literal(default)
+            for arg, default in pairs}
+
+
+def _base_name(node):
+    """`SAM` for `SAM`, `Layer` for `keras.layers.Layer`."""
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+
+
+def variants_folder():
+    """keras_sam/variants of the installed package, found without importing it."""
+    spec = importlib.util.find_spec("keras_sam")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError("the keras_sam package is not installed")
+    return pathlib.Path(list(spec.submodule_search_locations)[0]) / "variants"
+
+
+def _classes(folder):
+    """`{class name: (base names, identifier or None, __init__ defaults or None)}`."""
+    classes = {}
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            identifier = defaults = None
+            for item in node.body:
+                targets = (item.targets if isinstance(item, ast.Assign) else
+                           [item.target] if isinstance(item, ast.AnnAssign) and item.value
+                           else [])
+                if any(getattr(t, "id", None) == "identifier" for t in targets):
+                    identifier = _literal(item.value)
+                elif isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    defaults = _defaults(item)
+            classes[node.name] = ([_base_name(b) for b in node.bases], identifier, defaults)
+    return classes
+
+
+def _mro(name, classes):
+    """The method resolution order (C3) of `name` among `classes`."""
+    bases = [b for b in classes[name][0] if b in classes]
+    sequences = [_mro(base, classes) for base in bases] + [bases]
+    order = [name]
+    while any(sequences):
+        sequences = [s for s in sequences if s]
+        head = next((s[0] for s in sequences
+                     if not any(s[0] in other[1:] for other in sequences)), None)
+        if head is None:
+            raise LookupError(f"no consistent method resolution order for {name}")
+        order.append(head)
+        sequences = [s[1:] if s[0] == head else s for s in sequences]
+    return order
+
+
+@functools.lru_cache(maxsize=None)
+def declared_variants(folder=None):
+    """`((id, class name, {argument: default}), ...)` for each variant, by id.
+
+    `folder` holds the variants' source files (default: `variants_folder()`).
+    """
+    classes = _classes(pathlib.Path(folder) if folder else variants_folder())
+    rows = []
+    for name, (_, identifier, _) in classes.items():
+        if not identifier:
+            continue
+        inits = [classes[c][2] for c in _mro(name, classes) if classes[c][2] is not None]
+        rows.append((identifier, name, inits[0] if inits else {}))
+    return tuple(sorted(rows, key=lambda row: row[0]))
 
 
 def _table(rows):
@@ -41,12 +121,16 @@ def _table(rows):
     )
 
 
+def _argument(name, default):
+    return name if default is inspect.Parameter.empty else f"{name}={default!r}"
+
+
 def variants():
     """One line per variant: id, class and `Class(name=default, ...)`."""
     rows = [("id", "class", "defaults")] + [
         (identifier, class_name,
-         ", ".join(f"{name}={value!r}" for name, value in defaults.items()))
-        for identifier, class_name, defaults in VARIANTS
+         ", ".join(_argument(name, value) for name, value in defaults.items()))
+        for identifier, class_name, defaults in declared_variants()
     ]
     return (_table(rows) + "\n\nChoose with `keras-sam benchmark --variants ID,...`, "
             "change a default with `--variant-args 'ID:NAME=VALUE'`; in Python, "

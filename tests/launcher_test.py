@@ -4,6 +4,7 @@
 import inspect
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def test_help_version_and_listings_import_no_backend():
     top_help, version, variants, datasets, benchmark_help = (r["out"] for r in result["runs"])
     assert all(command in top_help for command in ("benchmark", "variants", "datasets"))
     assert version.strip() == f"keras-sam {keras_sam.__version__}"
-    for identifier, class_name, _ in listing.VARIANTS:
+    for identifier, class_name, _ in listing.declared_variants():
         assert re.search(rf"^{identifier}\s+{class_name}\s", variants, re.MULTILINE)
     assert "ga_sam  " in variants and "num_ascent_steps=1" in variants
     for name, *_ in arguments.DATASETS:
@@ -117,7 +118,7 @@ def test_version_is_the_package_version():
 
 def test_variants_table_matches_the_registry():
     table = {identifier: (class_name, defaults)
-             for identifier, class_name, defaults in listing.VARIANTS}
+             for identifier, class_name, defaults in listing.declared_variants()}
     registry = {}
     for identifier, cls in keras_sam.variants.registered().items():
         parameters = inspect.signature(cls).parameters.values()
@@ -125,13 +126,49 @@ def test_variants_table_matches_the_registry():
             p.name: p.default for p in parameters
             if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)})
     assert table == registry, (
-        "keras_sam_cli/listing.py VARIANTS (what `keras-sam variants` prints without "
-        "importing Keras) differs from keras_sam.variants.registered(): whoever "
-        "registers a variant or changes a constructor default updates its row there.\n"
+        "keras_sam_cli/listing.py (what `keras-sam variants` reads from the variants' "
+        "source files without importing Keras) differs from "
+        "keras_sam.variants.registered(): a variant its rule does not read?\n"
         f"only in the table: {sorted(set(table) - set(registry))}\n"
         f"only registered: {sorted(set(registry) - set(table))}\n"
         f"differing rows: { {k: (table[k], registry[k]) for k in set(table) & set(registry) if table[k] != registry[k]} }")
-    assert [row[0] for row in listing.VARIANTS] == sorted(table)
+    assert [row[0] for row in listing.declared_variants()] == sorted(table)
+
+
+def test_the_listing_reads_ids_defaults_and_inherited_defaults_from_source(tmp_path):
+    (tmp_path / "base.py").write_text(
+        "class Variant:\n"
+        "    identifier = None\n"
+        "    def __init__(self, rho=0.05, epsilon=1e-12, **kwargs):\n"
+        "        pass\n")
+    (tmp_path / "mine.py").write_text(
+        "import keras\n"
+        "from base import Variant\n"
+        "class Mixin:\n"
+        "    pass\n"
+        "class Plain(Mixin, Variant):\n"
+        "    identifier = 'plain'\n"
+        "class Own(Plain):\n"
+        "    identifier = 'own'\n"
+        "    def __init__(self, k, rho=-0.1, *, mode='a', seed=None, **kwargs):\n"
+        "        pass\n"
+        "class Unregistered(Own):\n"
+        "    pass\n"
+        "@keras.saving.register_keras_serializable()\n"
+        "class Inherits(Unregistered, keras.layers.Layer):\n"
+        "    identifier = 'inherits'\n")
+    rows = listing.declared_variants(tmp_path)
+    own = {"k": inspect.Parameter.empty, "rho": -0.1, "mode": "a", "seed": None}
+    assert rows == (("inherits", "Inherits", own), ("own", "Own", own),
+                    ("plain", "Plain", {"rho": 0.05, "epsilon": 1e-12}))
+
+
+def test_the_listing_finds_the_installed_package_without_running_it():
+    import importlib.util
+
+    folder = listing.variants_folder()
+    assert folder == pathlib.Path(importlib.util.find_spec("keras_sam").origin).parent / "variants"
+    assert (folder / "sam.py").is_file()
 
 
 def test_datasets_listing_and_dataset_option_share_one_table():

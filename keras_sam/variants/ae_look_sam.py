@@ -51,6 +51,9 @@ class AELookSAM(GradientReuse, AESAM):
     """
 
     identifier = "ae_look_sam"
+    # `--tune`'s grid, LookSAM's: its paper sets alpha = 0.7; smaller values
+    # reuse less of the cached direction.
+    tuning_grid = {"rho": AESAM.tuning_grid["rho"], "alpha": (0.1, 0.7)}
 
     def __init__(self, rho=0.05, delta=0.9, lambda_1=0.0, lambda_2=2.0,
                  alpha=0.7, epsilon=1e-12, granularity="global", **kwargs):

@@ -55,6 +55,9 @@ class ASAM(Variant):
     """
 
     identifier = "asam"
+    # `--tune`'s grid: ASAM's rho lives on the weight-normalized scale (its
+    # paper uses 0.5-2).
+    tuning_grid = {"rho": (0.5, 1.0, 2.0)}
 
     def __init__(self, rho=0.5, eta=0.01, epsilon=1e-12, scale_biases=True,
                  variable_paths=None, **kwargs):

@@ -61,6 +61,10 @@ class GAM(Variant):
     """
 
     identifier = "gam"
+    # `--tune`'s grid: rho' is the SAM-style radius (0.03 in the authors'
+    # CIFAR-10 code); rho (0.2, the gradient-norm radius) is kept at the
+    # code's value.
+    tuning_grid = {"rho_prime": (0.03, 0.1, 0.2)}
 
     def __init__(self, rho=0.2, rho_prime=0.03, alpha=0.1, beta=0.1,
                  gamma=0.05, epsilon=1e-12, h_minus="code", **kwargs):

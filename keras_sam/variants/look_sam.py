@@ -50,6 +50,9 @@ class LookSAM(GradientReuse, SAM):
     """
 
     identifier = "look_sam"
+    # `--tune`'s grid: LookSAM's paper sets alpha = 0.7; smaller values reuse
+    # less of the cached direction.
+    tuning_grid = {"rho": SAM.tuning_grid["rho"], "alpha": (0.1, 0.7)}
 
     def __init__(self, rho=0.05, k=5, alpha=0.7, epsilon=1e-12,
                  granularity="global", **kwargs):

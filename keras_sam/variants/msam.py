@@ -51,6 +51,9 @@ class MSAM(Variant):
     """
 
     identifier = "msam"
+    # `--tune`'s grid: MSAM's radius is along the normalized momentum; its
+    # default is 0.3.
+    tuning_grid = {"rho": (0.1, 0.3, 1.0)}
 
     def __init__(self, rho=0.3, momentum=0.9, epsilon=1e-12, **kwargs):
         super().__init__(rho=rho, epsilon=epsilon, **kwargs)

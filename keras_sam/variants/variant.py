@@ -62,6 +62,11 @@ class Variant(Hyperparameters, keras.layers.Layer):
     """
 
     identifier = None
+    # The grid `keras-sam benchmark --tune` searches, `{argument: values}`
+    # (a variant sets its own). SAM's paper tunes rho in {0.01, 0.02, 0.05,
+    # 0.1, 0.2, 0.5}; the grid keeps the three values around its recommended
+    # 0.05 that fit a 2-core budget.
+    tuning_grid = {"rho": (0.05, 0.1, 0.2)}
     # True for a variant that reads the loss of each sample: the first pass
     # then records them for `gradient_fn.sample_losses()` (ESAM).
     needs_sample_losses = False
