@@ -1,7 +1,8 @@
 """Run from outside the source tree, in an environment with only the wheel.
 
-Fails unless keras_sam is imported from site-packages (not the checkout),
-every subpackage made it into the wheel, and a short `SAMModel.fit` trains.
+Fails unless keras_sam and its benchmark harness keras_sam_bench are imported
+from site-packages (not the checkout), every subpackage of both made it into
+the wheel, and a short `SAMModel.fit` trains.
 """
 
 import importlib
@@ -13,15 +14,19 @@ import numpy as np
 
 import keras
 import keras_sam
+import keras_sam_bench
 
 SOURCE = os.path.abspath(sys.argv[1])
 location = os.path.abspath(keras_sam.__file__)
-if location.startswith(SOURCE + os.sep):
-    sys.exit(f"keras_sam was imported from the checkout ({location}), not the wheel")
+for package in (keras_sam, keras_sam_bench):
+    where = os.path.abspath(package.__file__)
+    if where.startswith(SOURCE + os.sep):
+        sys.exit(f"{package.__name__} was imported from the checkout ({where}), not the wheel")
 expected = set(sys.argv[2].split(","))
 installed = {
-    name for _, name, is_package in pkgutil.walk_packages(
-        keras_sam.__path__, "keras_sam.") if is_package
+    name for package in (keras_sam, keras_sam_bench)
+    for _, name, is_package in pkgutil.walk_packages(
+        package.__path__, package.__name__ + ".") if is_package
 }
 if installed != expected:
     sys.exit(f"wheel packages {sorted(installed)} != checkout's {sorted(expected)}")

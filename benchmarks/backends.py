@@ -20,8 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from keras_sam.bench import render, render_step_time  # noqa: E402
+from keras_sam_bench import render, render_step_time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -31,13 +31,12 @@ import sys
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.eager import context  # noqa: E402
 
 from keras_sam.backend import common  # noqa: E402
-from keras_sam.bench import render, render_step_time  # noqa: E402
+from keras_sam_bench import render, render_step_time  # noqa: E402
 from keras_sam.backend import tensorflow as tf_backend  # noqa: E402
 import step_time  # noqa: E402
 import step_time_measure as measure  # noqa: E402

@@ -37,12 +37,11 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 
 import keras_sam  # noqa: E402
-from keras_sam.bench import render, render_step_time  # noqa: E402
+from keras_sam_bench import render, render_step_time  # noqa: E402
 import step_time_measure as measure  # noqa: E402
 import step_time_memory as peak_memory  # noqa: E402
 import step_time_models as models  # noqa: E402

@@ -32,7 +32,7 @@ TwoPassSAM = importlib.import_module(
 # machine hit them hardest)
 # `label` names the model in the reports and docs: the CNN and the GRU are not
 # the accuracy benchmark's `cnn` (64 filters) and `gru` (one layer) of
-# keras_sam/bench/models.py, so they do not share their names; the ResNet is
+# keras_sam_bench/models.py, so they do not share their names; the ResNet is
 # the same network.
 MODELS = {
     "cnn": {"input_shape": (40, 1), "batch_size": 128, "steps": 11, "repeats": 12,

@@ -6,13 +6,13 @@ their median `ratio_erm`, `ratio_floor` (the same against the hand-written
 floor), `sam_fractions` (per round) and their mean `sam_fraction`, `passes`
 (predicted passes per step, None when unknown), `predicted_ratio`,
 `peak_mb` and `peak_delta_mb`, and `model_label`, the model's name in the
-docs. The Markdown (`markdown`) is keras_sam.bench.render_step_time's, which
+docs. The Markdown (`markdown`) is keras_sam_bench.render_step_time's, which
 also renders the committed results files into the docs.
 """
 
 import statistics
 
-from keras_sam.bench.render_step_time import ERM, FLOOR, LABELS, markdown  # noqa: F401
+from keras_sam_bench.render_step_time import ERM, FLOOR, LABELS, markdown  # noqa: F401
 
 
 def predicted_passes(method, variant, sam_fraction):

@@ -1,6 +1,6 @@
 """CIFAR-10 with a small ResNet trained by SAM (keras_sam.SAMModel).
 
-Loads CIFAR-10 from TensorFlow Datasets (`keras_sam.data.load_tfds`), augments
+Loads CIFAR-10 from TensorFlow Datasets (`keras_sam_bench.data.load_tfds`), augments
 the training images in the `tf.data` pipeline with Keras preprocessing layers
 (random horizontal flip + random translation, i.e. pad-and-crop), trains a
 small ResNet with BatchNormalization wrapped in
@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_sam  # noqa: E402
-from keras_sam.data import load_tfds  # noqa: E402
+from keras_sam_bench.data import load_tfds  # noqa: E402
 
 
 def parse_args(argv=None):

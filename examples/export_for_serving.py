@@ -28,7 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_sam  # noqa: E402
-from keras_sam import data as sam_data  # noqa: E402
+from keras_sam_bench import data as sam_data  # noqa: E402
 
 # Runs in a separate interpreter: argv = [export_dir, inputs.npy, outputs.npy].
 SERVE_SCRIPT = r"""

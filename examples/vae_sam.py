@@ -7,7 +7,7 @@ the clean pass, the perturbed pass at `w + e` (same sampling noise, the same
 guarantees as SAMModel's step) and the optimizer's update. The same code
 runs on TensorFlow, JAX and PyTorch (`@keras_sam.stateful_step`).
 
-Loads MNIST from TensorFlow Datasets (`keras_sam.data.load_tfds`), trains a
+Loads MNIST from TensorFlow Datasets (`keras_sam_bench.data.load_tfds`), trains a
 small convolutional VAE and reports the test loss (reconstruction + KL).
 
     python examples/vae_sam.py --data-dir ~/tensorflow_datasets --epochs 10 \
@@ -25,7 +25,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_sam  # noqa: E402
-from keras_sam.data import load_tfds  # noqa: E402
+from keras_sam_bench.data import load_tfds  # noqa: E402
 
 
 def parse_args(argv=None):

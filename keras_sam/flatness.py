@@ -15,7 +15,7 @@ changing a weight: perturbed losses are evaluated in a `keras.StatelessScope`.
 
 import numpy as np
 
-from keras_sam.bench.autodiff import Derivatives
+from keras_sam.autodiff import Derivatives
 
 
 def _dot(a, b):

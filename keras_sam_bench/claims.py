@@ -21,8 +21,8 @@ by hand.
 
 import dataclasses
 
-from keras_sam.bench import statistics
-from keras_sam.bench.summary import method_label
+from keras_sam_bench import statistics
+from keras_sam_bench.summary import method_label
 
 MARGIN = 1.0  # accuracy points a method may lose and still be "about as good"
 

@@ -12,9 +12,9 @@ import json
 import os
 import sys
 
-from keras_sam import data
+from keras_sam_bench import data
 from keras_sam import variants as variants_lib
-from keras_sam.bench import claims, report, runner, store
+from keras_sam_bench import claims, report, runner, store
 
 
 class BadInput(Exception):

@@ -6,7 +6,7 @@ A doc marks each generated table:
     | ... the table ... |
     <!-- end rendered -->
 
-and `python -m keras_sam.bench.render` rewrites every such block from its
+and `python -m keras_sam_bench.render` rewrites every such block from its
 file (a benchmark's `results.json` gives its results table, a
 `claims.json` the claims table), so a doc cannot quote numbers its results
 files do not hold. `--check` changes nothing and exits 1 when a block is
@@ -19,7 +19,7 @@ by `,`:
     <!-- rendered from docs/benchmarks/step_time.json#summary -->
     <!-- rendered from docs/benchmarks/a.json,docs/benchmarks/b.json#floor -->
 
-(views: keras_sam/bench/render_step_time.py; a step_time.json without a
+(views: keras_sam_bench/render_step_time.py; a step_time.json without a
 view renders its whole report, an overhead_ablation.json its table.) A
 benchmark's `results.json#time` renders one sentence: how many methods and
 seeds the run trained and how long it took (`total_time_s`), so a doc
@@ -37,7 +37,7 @@ BLOCK = re.compile(
     r"(?P<head><!-- rendered from (?P<path>\S+) -->\n)(?P<body>.*?)(?P<tail><!-- end rendered -->)",
     re.S,
 )
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load(path, root):
@@ -47,7 +47,7 @@ def _load(path, root):
 
 def table_for(spec, root=ROOT):
     """The Markdown a results file (`PATH`, `PATH#VIEW`, `P1,P2#VIEW`) renders to."""
-    from keras_sam.bench import claims, render_step_time, report
+    from keras_sam_bench import claims, render_step_time, report
 
     paths, _, view = spec.partition("#")
     paths = paths.split(",")
@@ -117,7 +117,7 @@ def stale(root=ROOT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keras_sam.bench.render",
+    parser = argparse.ArgumentParser(prog="python -m keras_sam_bench.render",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if a rendered block is out of date")
@@ -125,7 +125,7 @@ def main(argv=None):
     outdated = stale()
     if args.check:
         for path in outdated:
-            print(f"{path}: rendered tables out of date; run python -m keras_sam.bench.render")
+            print(f"{path}: rendered tables out of date; run python -m keras_sam_bench.render")
         return 1 if outdated else 0
     for path in outdated:
         full = os.path.join(ROOT, path)

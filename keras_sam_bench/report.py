@@ -4,7 +4,7 @@ import csv
 import json
 import os
 
-from keras_sam.bench import statistics
+from keras_sam_bench import statistics
 
 # (CSV/JSON key, table header, format of one value)
 COLUMNS = (

@@ -15,12 +15,13 @@ import time
 import keras
 import numpy as np
 
+from keras_sam import flatness
 from keras_sam import variants as variants_lib
-from keras_sam.bench import flatness, models, reproducible, summary, tuning
-from keras_sam.bench.progress import EpochProgress, overall_bar
-from keras_sam.bench.store import RunStore
-from keras_sam.bench.timing import StepTimer
-from keras_sam.data import symmetric_label_noise
+from keras_sam_bench import models, reproducible, summary, tuning
+from keras_sam_bench.progress import EpochProgress, overall_bar
+from keras_sam_bench.store import RunStore
+from keras_sam_bench.timing import StepTimer
+from keras_sam_bench.data import symmetric_label_noise
 from keras_sam.sam_model import SAMModel
 
 ERM = summary.ERM

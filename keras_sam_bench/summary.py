@@ -3,7 +3,7 @@
 import numpy as np
 
 from keras_sam import variants as variants_lib
-from keras_sam.bench import statistics, tuning
+from keras_sam_bench import statistics, tuning
 
 ERM = "erm"
 

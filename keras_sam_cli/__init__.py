@@ -4,7 +4,7 @@
 run on the standard library alone (importing `keras_sam` would import Keras
 and its backend). `keras-sam benchmark` parses and checks its arguments, and
 what its backend needs, first; only then does it import the benchmark
-harness (`keras_sam.bench.command`), which loads the backend, with the
+harness (`keras_sam_bench.command`), which loads the backend, with the
 native log lines hidden. The command line sits above the library: it
 imports the harness, never the other way round.
 
@@ -101,7 +101,7 @@ def _benchmark(args, argv):
     os.environ["KERAS_BACKEND"] = args.backend
     try:
         with quiet.native_stderr_silenced():
-            from keras_sam.bench import command  # imports Keras and its backend
+            from keras_sam_bench import command  # imports Keras and its backend
         quiet.quiet_python_loggers()
         try:
             return command.benchmark(args, silenced=quiet.native_stderr_silenced)

@@ -89,7 +89,7 @@ def test_missing_parents_are_created_when_the_run_starts(tmp_path):
 
 def _run_one_interrupted_at(call):
     """A `runner.run_one` that raises KeyboardInterrupt on its `call`-th call."""
-    from keras_sam.bench import runner
+    from keras_sam_bench import runner
 
     real, calls = runner.run_one, []
 
@@ -104,7 +104,7 @@ def _run_one_interrupted_at(call):
 
 @pytest.mark.benchmark_run
 def test_ctrl_c_is_one_line_exit_130_and_resume_loses_nothing(capsys, tmp_path, monkeypatch):
-    from keras_sam.bench import runner
+    from keras_sam_bench import runner
 
     output = tmp_path / "run"
     argv = ["benchmark", *SMALL, "--output", str(output), "--overwrite"]
@@ -131,7 +131,7 @@ def test_ctrl_c_is_one_line_exit_130_and_resume_loses_nothing(capsys, tmp_path, 
 
 def test_ctrl_c_before_the_first_run_says_there_is_nothing_to_resume(
         capsys, tmp_path, monkeypatch):
-    from keras_sam.bench import command
+    from keras_sam_bench import command
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

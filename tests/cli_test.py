@@ -177,7 +177,7 @@ def test_claims_suite_writes_each_task_and_a_claims_table(capsys, tmp_path):
     code = cli.main(argv)
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    from keras_sam.bench import claims
+    from keras_sam_bench import claims
 
     report = json.loads((output / "claims.json").read_text())
     assert len(report["claims"]) == len(claims.CLAIMS)
@@ -225,7 +225,8 @@ def test_console_script_points_at_main():
     assert project["scripts"]["keras-sam"] == "keras_sam_cli:main"
     # The entry point's package ships in the wheel with keras_sam.
     found = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert any(fnmatch.fnmatchcase("keras_sam_cli", pattern) for pattern in found)
+    for package in ("keras_sam_cli", "keras_sam_bench", "keras_sam_bench.data"):
+        assert any(fnmatch.fnmatchcase(package, pattern) for pattern in found), package
     # The core needs only keras and numpy; the benchmark's packages are an extra.
     assert sorted(d.split(">")[0] for d in project["dependencies"]) == ["keras", "numpy"]
     benchmark = project["optional-dependencies"]["benchmark"]
@@ -233,7 +234,7 @@ def test_console_script_points_at_main():
 
 
 def test_torch_runs_one_step_per_execution():
-    from keras_sam.bench import command
+    from keras_sam_bench import command
 
     parse = cli.build_parser().parse_args
     config = command.make_config(parse(["benchmark", "--backend", "torch"]))

@@ -4,13 +4,13 @@ import json
 import os
 import re
 
-from keras_sam.bench import claims, render, report
+from keras_sam_bench import claims, render, report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_rendered_blocks_match_their_results_files():
-    assert render.stale() == [], "run: python -m keras_sam.bench.render"
+    assert render.stale() == [], "run: python -m keras_sam_bench.render"
 
 
 def test_the_readme_renders_the_committed_claims_run():

@@ -20,7 +20,7 @@ import re
 import pytest
 
 from keras_sam import variants
-from keras_sam.bench import render
+from keras_sam_bench import render
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDS = set(variants.registered())

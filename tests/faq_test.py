@@ -1,7 +1,7 @@
 """Every error keras_sam and the `keras-sam` command give has its entry in docs/faq.md.
 
-The messages are read with `ast` from `keras_sam/` (the library, the
-benchmark in `keras_sam/bench/`) and `keras_sam_cli/` (the command line):
+The messages are read with `ast` from `keras_sam/` (the library),
+`keras_sam_bench/` (the benchmark) and `keras_sam_cli/` (the command line):
 each `raise SomeError("...")` (and the benchmark's `BadInput`), each
 `fail("...")` the command prints, and each message built first and assigned
 to a variable named `message` (such as the line after Ctrl-C). A `raise` that
@@ -20,7 +20,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FAQ = ROOT / "docs" / "faq.md"
-PACKAGES = [ROOT / "keras_sam", ROOT / "keras_sam_cli"]
+PACKAGES = [ROOT / "keras_sam", ROOT / "keras_sam_bench", ROOT / "keras_sam_cli"]
 RAISED = ("BadInput",)  # raised for the user, without the "Error" suffix
 PRINTED = ("fail",)  # keras_sam_cli.fail prints its message as the error line
 MIN_LITERAL, MAX_LITERAL = 12, 60
@@ -123,8 +123,8 @@ def test_the_parser_finds_the_errors():
     assert any(p.startswith(VALUE + re.escape(" must implement")) for p in patterns)
     # The benchmark's and the command line's messages are read too.
     wheres = " ".join(where for where, _ in messages)
-    for module in ("keras_sam/bench/store.py", "keras_sam/bench/command.py",
-                   "keras_sam/bench/runner.py", "keras_sam_cli/arguments.py",
+    for module in ("keras_sam_bench/store.py", "keras_sam_bench/command.py",
+                   "keras_sam_bench/runner.py", "keras_sam_cli/arguments.py",
                    "keras_sam_cli/backends.py", "keras_sam_cli/__init__.py"):
         assert module in wheres, module
     for start in ("output folder", "--resume: the arguments differ from the interrupted",

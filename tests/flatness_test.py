@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_sam.bench import flatness
+from keras_sam import flatness
 
 
 def _problem(scale=1.0, seed=0, n=64):

@@ -1,4 +1,5 @@
-"""keras_sam's modules import only along their floors, and form no cycle.
+"""The modules of keras_sam, its benchmark harness and its command line import
+only along their floors, and form no cycle.
 
 The floors (docs/design.md), lowest first; a module may import modules of
 its own floor or of a lower one, never of a higher one:
@@ -11,9 +12,11 @@ its own floor or of a lower one, never of a higher one:
 2. the executor's primitives and its backend-neutral step: `backend`;
 3. what trains a model with them: `custom_step`, `stateful_step`,
    `sam_step`, `sam_model`, `variant_binding`, `pipeline`;
-4. the package and its tools: `keras_sam` itself, `bench`, `data`, `cli`,
-   `__main__`;
-5. the command line without a backend: `keras_sam_cli`.
+4. the package and its tools: `keras_sam` itself, `flatness` (with the
+   `autodiff` it measures with), `__main__`;
+5. the benchmark harness, a package of its own: `keras_sam_bench` (its
+   datasets, models, runner, reports, and the command's training entry);
+6. the command line without a backend: `keras_sam_cli`.
 
 Every `import` statement is read with `ast`, those inside functions too (a
 deferred import is a dependency all the same).
@@ -33,8 +36,8 @@ FLOORS = [
     ["keras_sam.backend"],
     ["keras_sam.custom_step", "keras_sam.stateful_step", "keras_sam.sam_step",
      "keras_sam.sam_model", "keras_sam.variant_binding", "keras_sam.pipeline"],
-    ["keras_sam", "keras_sam.bench", "keras_sam.data", "keras_sam.cli",
-     "keras_sam.__main__"],
+    ["keras_sam", "keras_sam.flatness", "keras_sam.autodiff", "keras_sam.__main__"],
+    ["keras_sam_bench"],
     ["keras_sam_cli"],
 ]
 
@@ -54,7 +57,7 @@ def floor(module):
 
 def modules():
     found = {}
-    for package in ("keras_sam", "keras_sam_cli"):
+    for package in ("keras_sam", "keras_sam_bench", "keras_sam_cli"):
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
@@ -64,7 +67,7 @@ def modules():
 
 
 def imports(name, path, known):
-    """The keras_sam modules `name` imports (resolved to known modules)."""
+    """The modules of these packages `name` imports (resolved to known modules)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     result = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -130,7 +133,9 @@ def test_no_import_cycle():
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
-@pytest.mark.parametrize("wrong", [("keras_sam.variants.variant", "keras_sam.backend")])
+@pytest.mark.parametrize("wrong", [("keras_sam.variants.variant", "keras_sam.backend"),
+                                   ("keras_sam.flatness", "keras_sam_bench.runner"),
+                                   ("keras_sam_bench.command", "keras_sam_cli.arguments")])
 def test_an_upward_import_is_caught(wrong):
     source, target = wrong
     assert floor(target) > floor(source)

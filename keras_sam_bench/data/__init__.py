@@ -4,10 +4,10 @@
 offline; every other name is looked up in TensorFlow Datasets.
 """
 
-from keras_sam.data.dataset import Dataset, DatasetError, DatasetUnavailableError
-from keras_sam.data.label_noise import symmetric_label_noise
-from keras_sam.data.mnist1d import load_mnist1d
-from keras_sam.data.tfds import load_tfds
+from keras_sam_bench.data.dataset import Dataset, DatasetError, DatasetUnavailableError
+from keras_sam_bench.data.label_noise import symmetric_label_noise
+from keras_sam_bench.data.mnist1d import load_mnist1d
+from keras_sam_bench.data.tfds import load_tfds
 
 
 def load(name, data_dir=None, num_samples=None, download=True, seed=42):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_sam.data.dataset import Dataset, DatasetError
+from keras_sam_bench.data.dataset import Dataset, DatasetError
 
 
 def load_mnist1d(num_samples=10000, seed=42, train_split=0.8):

@@ -8,7 +8,7 @@ import contextlib
 
 import numpy as np
 
-from keras_sam.data.dataset import Dataset, DatasetError, DatasetUnavailableError
+from keras_sam_bench.data.dataset import Dataset, DatasetError, DatasetUnavailableError
 
 # How often a failed request of a download is retried. tfds's own setting
 # (10, with exponential back-off) takes about 200 s to give up on a machine

@@ -2,7 +2,7 @@
 
 import pytest
 
-from keras_sam.bench import claims
+from keras_sam_bench import claims
 
 
 def _runs(method, baseline, differences, fraction=1.0):

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_sam.bench import models
-from keras_sam.data import Dataset
+from keras_sam_bench import models
+from keras_sam_bench.data import Dataset
 
 
 def _dataset(kind, shape, classes=4, n=6):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from keras_sam.bench import report
+from keras_sam_bench import report
 
 
 def _results():

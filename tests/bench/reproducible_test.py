@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from keras_sam.bench import reproducible
+from keras_sam_bench import reproducible
 
 
 def _gru():

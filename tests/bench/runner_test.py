@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import keras_sam
-from keras_sam.bench import runner
-from keras_sam.data import load_mnist1d
+from keras_sam_bench import runner
+from keras_sam_bench.data import load_mnist1d
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_benchmark_summarizes_erm_and_each_variant_over_seeds(tiny):
 def test_tune_chooses_on_the_validation_split_and_trains_the_choice(tiny, tmp_path):
     """Each grid point is trained on the training data minus the split; the
     final runs use the best point; an interrupted run resumes from the file."""
-    from keras_sam.bench import store, tuning
+    from keras_sam_bench import store, tuning
 
     config = _config(seeds=[0], epochs=1)
     folder = str(tmp_path / "run")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from keras_sam.bench import statistics
+from keras_sam_bench import statistics
 
 stats = pytest.importorskip("scipy.stats")
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from keras_sam.bench import store
+from keras_sam_bench import store
 
 
 def test_records_are_appended_as_they_finish_and_resume_reads_them(tmp_path):

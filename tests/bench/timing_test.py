@@ -1,6 +1,6 @@
 import pytest
 
-from keras_sam.bench import timing
+from keras_sam_bench import timing
 
 
 def test_step_timer_leaves_out_the_first_execution_of_each_epoch(monkeypatch):

@@ -3,7 +3,7 @@
 import pytest
 
 from keras_sam import variants
-from keras_sam.bench import tuning
+from keras_sam_bench import tuning
 
 
 def test_each_variant_is_tuned_over_its_class_grid():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_sam.data import Dataset, symmetric_label_noise
+from keras_sam_bench.data import Dataset, symmetric_label_noise
 
 
 def _labels(n=5000, classes=10, seed=1):

@@ -2,8 +2,8 @@ import mnist1d.data
 import numpy as np
 import pytest
 
-from keras_sam import data
-from keras_sam.data import DatasetError, load_mnist1d
+from keras_sam_bench import data
+from keras_sam_bench.data import DatasetError, load_mnist1d
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,7 @@ def test_load_rejects_an_empty_name():
 def test_a_missing_mnist1d_package_names_the_install_command(monkeypatch):
     import sys
 
-    from keras_sam.data import DatasetError, load_mnist1d
+    from keras_sam_bench.data import DatasetError, load_mnist1d
 
     monkeypatch.setitem(sys.modules, "mnist1d", None)
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)

@@ -14,9 +14,9 @@ import tomllib
 import numpy as np
 import pytest
 
-from keras_sam import data
-from keras_sam.data import DatasetError, DatasetUnavailableError, load_tfds
-from keras_sam.data import tfds as tfds_loader
+from keras_sam_bench import data
+from keras_sam_bench.data import DatasetError, DatasetUnavailableError, load_tfds
+from keras_sam_bench.data import tfds as tfds_loader
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
