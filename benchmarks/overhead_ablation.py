@@ -7,7 +7,7 @@ guarantees or logs switched off at trace time:
 
 - `no finiteness test`: `common.step_is_finite` returns True (no `IsFinite`
   over the gradients and the update, no `skipped_steps` update);
-- `no perturbation_norm`: `common.record_perturbation` does nothing;
+- `no perturbation_norm`: `sam_step._record_perturbation` does nothing;
 - `no apply/skip cond`: the update is applied without the `tf.cond`;
 - `none of the three`.
 
@@ -37,6 +37,7 @@ from tensorflow.python.eager import context  # noqa: E402
 
 from keras_sam.backend import common  # noqa: E402
 from keras_sam_bench import render, render_step_time  # noqa: E402
+from keras_sam import sam_step  # noqa: E402
 from keras_sam.backend import tensorflow as tf_backend  # noqa: E402
 import step_time  # noqa: E402
 import step_time_measure as measure  # noqa: E402
@@ -44,11 +45,11 @@ import step_time_models as models  # noqa: E402
 
 SWITCHES = {
     "no finiteness test": (common, "step_is_finite",
-                           lambda model, gradients, update: tf.constant(True)),
-    "no perturbation_norm": (common, "record_perturbation",
+                           lambda gradients, update, agree=None: tf.constant(True)),
+    "no perturbation_norm": (sam_step, "_record_perturbation",
                              lambda model, offsets: None),
-    "no apply/skip cond": (tf_backend, "_apply_or_skip",
-                           lambda finite, apply, restore, optimizer, args: apply(*args)),
+    "no apply/skip cond": (tf_backend, "apply_or_skip",
+                           lambda finite, apply, skip, args: apply(*args)),
 }
 METHODS = {
     "floor": ("floor", ()),

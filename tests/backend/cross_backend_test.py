@@ -62,7 +62,7 @@ def benchmarks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("benchmark")
     processes = {
         backend: subprocess.Popen(
-            [sys.executable, "-m", "keras_sam", "benchmark", "--backend", backend,
+            [sys.executable, "-m", "keras_sam_cli", "benchmark", "--backend", backend,
              "--epochs", "2", "--num-samples", "600", "--variants", "sam,ae_sam",
              "--seeds", "1", "--quiet", "--hessian-iterations", "5",
              "--output", str(folder / backend)],
