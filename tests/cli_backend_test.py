@@ -7,6 +7,7 @@ ones and the `--backend` that uses one (tests/launcher_test.py runs the
 JAX-only case in a fresh process and checks that no backend is imported).
 """
 
+import importlib.machinery
 import importlib.util
 import json
 
@@ -25,10 +26,15 @@ def keras_home(tmp_path, monkeypatch):
 
 
 def _installed_only(monkeypatch, *names):
+    """As if exactly the backends `names` were installed, whatever is."""
     real = importlib.util.find_spec
-    hidden = {"tensorflow", "jax", "torch"} - set(names)
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in hidden else real(name, *a))
+
+    def find_spec(name, *args):
+        if name in ("tensorflow", "jax", "torch"):
+            return importlib.machinery.ModuleSpec(name, None) if name in names else None
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def _error_line(capsys, argv):

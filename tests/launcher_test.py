@@ -26,10 +26,15 @@ NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|T
 _PROBE = """
 import contextlib, importlib.util, io, json, os, sys, tempfile
 import keras_sam_cli
-hidden = {"no-jax": ("jax",), "jax-only": ("tensorflow", "torch")}.get(sys.argv[1], ())
-if hidden:  # as if these backends were not installed
+import importlib.machinery
+present = {"no-jax": ("tensorflow", "torch"), "jax-only": ("jax",)}.get(sys.argv[1])
+if present is not None:  # as if exactly these backends were installed
     real = importlib.util.find_spec
-    importlib.util.find_spec = lambda name, *a: None if name in hidden else real(name, *a)
+    def find_spec(name, *a):
+        if name in ("tensorflow", "jax", "torch"):
+            return importlib.machinery.ModuleSpec(name, None) if name in present else None
+        return real(name, *a)
+    importlib.util.find_spec = find_spec
 if sys.argv[1] == "jax-only":  # nor KERAS_BACKEND nor keras.json set
     del os.environ["KERAS_BACKEND"]
     os.environ["KERAS_HOME"] = tempfile.mkdtemp()
