@@ -1,6 +1,8 @@
 """keras_sam: Sharpness-Aware Minimization and its variants for Keras 3."""
 
-from keras_sam import backend, callbacks, custom_step, executor, schedules, variants
+from keras_sam import (
+    backend, callbacks, custom_step, distribution, executor, schedules, variants,
+)
 from keras_sam.custom_step import StepResult
 from keras_sam.stateful_step import stateful_step
 from keras_sam.sam_model import SAMModel

@@ -139,3 +139,22 @@ def test_no_import_cycle():
 def test_an_upward_import_is_caught(wrong):
     source, target = wrong
     assert floor(target) > floor(source)
+
+
+def test_modules_the_docs_name_are_reachable_after_import_keras_sam():
+    # `keras_sam.distribution.enable_multi_worker_fit()` after `import
+    # keras_sam`, as the docs write it: the module must be imported by the
+    # package itself, not only by whatever else a process imported first.
+    import re
+    import subprocess
+    import sys
+
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    named = sorted({m for path in texts
+                    for m in re.findall(r"\bkeras_sam\.([a-z_]+)\.", path.read_text())})
+    assert "distribution" in named
+    script = ("import keras_sam, sys; missing = [m for m in sys.argv[1:] "
+              "if not hasattr(keras_sam, m)]; print(missing); sys.exit(bool(missing))")
+    result = subprocess.run([sys.executable, "-c", script, *named],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr[-500:]
