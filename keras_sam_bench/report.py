@@ -97,6 +97,26 @@ def _mean_curve(runs, key):
     return curves[0][0][:length], mean
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def method_styles(count):
+    """`(color, marker, linestyle)` for each of `count` methods, no two alike.
+
+    Colours from matplotlib's 20-colour `tab20` (then cycled), each paired
+    with its own marker and line style, so that ERM and the 12 variants (and
+    more) are told apart in colour and in shape.
+    """
+    from matplotlib import pyplot as plt
+
+    colors = plt.get_cmap("tab20")
+    return [
+        (colors(i % 20), MARKERS[i % len(MARKERS)], LINESTYLES[(i // len(MARKERS)) % len(LINESTYLES)])
+        for i in range(count)
+    ]
+
+
 def plot(results, path):
     """Saves a PNG: accuracy vs step-time cost, and mean training curves.
 
@@ -113,12 +133,11 @@ def plot(results, path):
     summary = results["summary"]
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     cost_axis, accuracy_axis, loss_axis = axes
-    colors = plt.get_cmap("tab10")
-    for index, row in enumerate(summary):
-        color = colors(index % 10)
+    styles = method_styles(len(summary))
+    for row, (color, marker, linestyle) in zip(summary, styles):
         cost_axis.errorbar(
             row["step_time_ratio"], row["accuracy_mean"], yerr=row["accuracy_std"],
-            fmt="o", color=color, capsize=3,
+            fmt=marker, color=color, capsize=3,
         )
         cost_axis.annotate(
             row["label"], (row["step_time_ratio"], row["accuracy_mean"]),
@@ -132,7 +151,8 @@ def plot(results, path):
             if curve:
                 axis.plot(
                     epochs, [v * scale for v in curve], label=row["label"],
-                    color=color, marker="." if len(epochs) < 15 else None,
+                    color=color, linestyle=linestyle, marker=marker,
+                    markersize=4, markevery=max(1, len(epochs) // 10),
                 )
     config = results["config"]
     cost_axis.set(

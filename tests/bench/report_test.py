@@ -65,3 +65,17 @@ def test_write_all_writes_json_csv_png_and_table(tmp_path):
     assert header == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "out" / "results.png").stat().st_size > 20_000
     assert open(paths["table"]).read().count("\n") == 5
+
+
+def test_every_method_has_its_own_colour_and_marker():
+    # ERM and every registered variant, and a few more: no two methods share
+    # a colour, and none shares both marker and line style with another.
+    from keras_sam import variants
+    from keras_sam_bench import report
+
+    count = len(variants.registered()) + 1
+    styles = report.method_styles(count + 4)
+    colors = [tuple(color) for color, _, _ in styles]
+    shapes = [(marker, linestyle) for _, marker, linestyle in styles]
+    assert len(set(colors)) == len(colors)
+    assert len(set(shapes)) == len(shapes)
