@@ -3,6 +3,8 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import socket  # noqa: E402
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -46,3 +48,21 @@ def classification_data():
     x = rng.normal(size=(64, 12)).astype("float32")
     y = rng.integers(0, 4, size=64)
     return x, y
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every name lookup fails, as without network; returns the hosts looked up."""
+    pytest.importorskip("importlib_resources")  # tfds's download code imports it
+    import urllib3
+
+    lookups = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    # A back-off between retries would only slow a failing test down.
+    monkeypatch.setattr(urllib3.util.retry.Retry, "sleep", lambda self, response=None: None)
+    return lookups

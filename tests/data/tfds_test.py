@@ -7,7 +7,6 @@ exponential back-off (about 200 s).
 """
 
 import pathlib
-import socket
 import time
 import tomllib
 
@@ -64,24 +63,6 @@ def test_no_local_copy_and_no_download_is_unavailable(tmp_path, monkeypatch):
         load_tfds("cifar10", data_dir=str(tmp_path), download=False)
     assert info.value.dataset == "cifar10" and info.value.reason == "downloading is off"
     assert info.value.where.startswith(str(tmp_path / "cifar10"))
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Every name lookup fails, as without network; returns the hosts looked up."""
-    pytest.importorskip("importlib_resources")  # tfds's download code imports it
-    import urllib3
-
-    lookups = []
-
-    def getaddrinfo(host, *args, **kwargs):
-        lookups.append(host)
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    # A back-off between retries would only slow a failing test down.
-    monkeypatch.setattr(urllib3.util.retry.Retry, "sleep", lambda self, response=None: None)
-    return lookups
 
 
 def test_offline_a_download_fails_at_once_with_the_cause(tmp_path, offline):
