@@ -30,7 +30,7 @@ def minimize(variant, loss_fn, model, optimizer=None):
         variant, loss_fn, lambda: model.trainable_variables, optimizer,
         metric_variables=lambda: getattr(model, "metrics_variables", []),
     )
-    return StepResult(*backend.module().minimize(spec))
+    return StepResult(*backend.minimize(spec))
 
 
 def _check_built_for(variant, variables):

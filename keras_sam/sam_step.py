@@ -45,7 +45,7 @@ def step(model, data):
         on_perturbation=lambda offsets: _record_perturbation(model, offsets),
         batch_size=rows,
     )
-    loss, y_pred, perturbed, finite = backend.module().minimize(spec)
+    loss, y_pred, perturbed, finite = backend.minimize(spec)
     # Keras's losses divide a replica's loss by the replica count; its own
     # train steps log it multiplied back.
     keras_private.update_loss_metric(model, loss * backend.module().replicas(), rows)

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from keras_sam.backend import common
+from keras_sam.backend import step
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 
@@ -50,3 +51,11 @@ def mean_over_replicas(values):
     if keras.backend.backend() in ("tensorflow", "torch"):
         return module().mean_over_replicas(values)
     return values
+
+
+def minimize(spec):
+    """One sharpness-aware step on the active backend: `(loss, aux,
+    perturbed, finite)` (`step.py`, inside the backend's `step_scope`)."""
+    primitives = module()
+    with primitives.step_scope(spec):
+        return step.minimize(primitives, spec)

@@ -34,7 +34,12 @@ pass. Consequences, all guaranteed by construction:
 - `Generator()`: the random state a perturbed pass replays (PyTorch's
   global generator; nothing elsewhere);
 - `enclosing_mapping()`: the values an inner pass must read for the
-  variables of an enclosing pure step (JAX), else `[]`.
+  variables of an enclosing pure step (JAX), else `[]`;
+- `step_scope(spec)`: a context the whole step runs in (PyTorch: no
+  autograd graph; JAX: checks that the step can be pure).
+
+`keras_sam.backend.minimize(spec)` runs `minimize` below with the active
+backend's primitives.
 """
 
 from keras import ops

@@ -10,13 +10,8 @@ unseeded `Dropout` draws its masks). Under an initialized
 variants' replica means are all-reduced across the processes.
 """
 
-import sys
-
 import keras
 import torch
-
-from keras_sam.backend import common
-from keras_sam.backend import step
 
 
 def _world_size():
@@ -136,7 +131,7 @@ def enclosing_mapping():
     return []
 
 
-def minimize(spec):
-    """One sharpness-aware step: `(loss, aux, perturbed, finite)`."""
-    with torch.no_grad():
-        return step.minimize(sys.modules[__name__], spec)
+def step_scope(spec):
+    """The step outside autograd: only `value_and_grad` records a graph."""
+    del spec
+    return torch.no_grad()

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_sam.basics import check_range, global_norm
+from keras_sam.basics import check_range
 from keras_sam.variants.variant import Variant
 
 

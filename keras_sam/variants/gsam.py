@@ -1,7 +1,6 @@
 """GSAM: Surrogate Gap Guided Sharpness-Aware Minimization."""
 
 import keras
-from keras import ops
 
 from keras_sam.variants.sam import SAM
 from keras_sam.basics import check_range, global_dot, global_norm
