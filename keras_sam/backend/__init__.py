@@ -1,13 +1,13 @@
-"""Backend-specific train steps, one file per Keras backend.
+"""The step's executor: `step.py` written once, primitives per Keras backend.
 
 Only `tensorflow.py` imports TensorFlow, only `jax.py` JAX and only
 `torch.py` PyTorch; each is imported when its backend is the active one.
+`cond`, `mean_over_replicas` and `minimize` below dispatch to it.
 """
 
 import importlib
 
 import keras
-from keras import ops
 
 from keras_sam.backend import common
 from keras_sam.backend import step
@@ -37,20 +37,16 @@ def cond(pred, true_fn, false_fn):
     both branches run and the taken one's results are kept
     (`common.select`): the same values, at the cost of both branches.
     """
-    step = common.current_step()
-    if step is not None and step[1]:
-        return common.select(pred, true_fn, false_fn, step[0])
-    if keras.backend.backend() in ("jax", "tensorflow"):
-        return module().cond(pred, true_fn, false_fn)
-    return ops.cond(pred, true_fn, false_fn)
+    traced = common.current_step()
+    if traced is not None and traced[1]:
+        return common.select(pred, true_fn, false_fn, traced[0])
+    return module().cond(pred, true_fn, false_fn)
 
 
 def mean_over_replicas(values):
     """The all-reduced mean over replicas (`tf.distribute`,
     `torch.distributed`); unchanged on JAX, whose gradients are global."""
-    if keras.backend.backend() in ("tensorflow", "torch"):
-        return module().mean_over_replicas(values)
-    return values
+    return module().mean_over_replicas(values)
 
 
 def minimize(spec):

@@ -41,6 +41,11 @@ def train_step(model, step_fn, data):
     return step_fn(model, data)
 
 
+def cond(pred, true_fn, false_fn):
+    """A Python `if`: PyTorch runs eagerly, branches assign as they run."""
+    return keras.ops.cond(pred, true_fn, false_fn)
+
+
 def agree(finite):
     """Every process takes the same branch: skip if any step is not finite."""
     flag = mean_over_replicas(torch.as_tensor(finite, dtype=torch.float32))
