@@ -12,6 +12,7 @@ from keras_sam import backend
 from keras_sam import keras_private
 from keras_sam.backend import batch
 from keras_sam.backend import common
+from keras_sam.basics import global_norm
 
 
 def step(model, data):
@@ -62,7 +63,7 @@ def _record_perturbation(model, offsets):
     Non-finite offsets (a step that will be skipped, e.g. while a loss
     scale settles) are left out of the mean instead of making it NaN.
     """
-    norm = ops.sqrt(sum(ops.sum(ops.square(o)) for o in offsets))
+    norm = global_norm(offsets)
     finite = ops.isfinite(norm)
     model.perturbation_norm_tracker.update_state(
         ops.where(finite, norm, 0.0), sample_weight=ops.cast(finite, "float32")
