@@ -68,6 +68,11 @@ def _float32(gradients, weights, unscale):
     ]
 
 
+def _shifted(weights, offsets):
+    """`w + offsets`, each offset in its weight's dtype."""
+    return [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
+
+
 def _pass(B, spec, weights, state, rows=None, probe=None, differentiate=True):
     """A training pass at `weights` reading `state`: gradients and outputs.
 
@@ -118,14 +123,11 @@ class Oracle:
         self.unscale, self.clean_losses = unscale, clean_losses
         self.generator = generator
 
-    def _perturbed(self, offsets):
-        return [w + ops.cast(o, w.dtype) for w, o in zip(self.weights, offsets)]
-
     def __call__(self, offsets, rows=None):
         self.spec.record_perturbation(offsets)
+        at = _shifted(self.weights, offsets)
         gradients = self.generator.replay(
-            lambda: _pass(self.B, self.spec, self._perturbed(offsets), self.state,
-                          rows=rows)[0]
+            lambda: _pass(self.B, self.spec, at, self.state, rows=rows)[0]
         )
         gradients = _float32(gradients, self.weights, self.unscale)
         if self.spec.sync_perturbation:
@@ -139,8 +141,9 @@ class Oracle:
         clean pass's with `offsets=None`."""
         if offsets is None:
             return self.clean_losses
+        at = _shifted(self.weights, offsets)
         probe_gradient = self.generator.replay(
-            lambda: _pass(self.B, self.spec, self._perturbed(offsets), self.state,
+            lambda: _pass(self.B, self.spec, at, self.state,
                           probe=batch.probe(self.spec), differentiate=False)[1]
         )
         return batch.sample_losses(probe_gradient, self.spec.batch_size, self.unscale)
@@ -169,7 +172,7 @@ def minimize(B, spec):
     first = weights
     if offsets is not None:
         spec.record_perturbation(offsets)
-        first = [w + ops.cast(o, w.dtype) for w, o in zip(weights, offsets)]
+        first = _shifted(weights, offsets)
     probe = batch.probe(spec) if variant.needs_sample_losses else None
     raw, probe_gradient, loss, aux, scope = _pass(B, spec, first, [], probe=probe)
     written = recording.write_back(spec, scope)
