@@ -52,7 +52,7 @@ ERM, FLOOR = report.ERM, report.FLOOR
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default=",".join(models.MODELS),
+    parser.add_argument("--models", default=",".join(models.DEFAULT_MODELS),
                         help="comma-separated subset of: " + ", ".join(models.MODELS))
     parser.add_argument("--variants", default="all",
                         help="comma-separated variant ids, or 'all' (every "

@@ -14,7 +14,7 @@ import sys
 
 from keras_sam_bench import data
 from keras_sam import variants as variants_lib
-from keras_sam_bench import claims, report, runner, store
+from keras_sam_bench import claims, costs, report, runner, store, verdicts
 
 
 class BadInput(Exception):
@@ -198,20 +198,34 @@ def benchmark(args, out=None, silenced=contextlib.nullcontext):
         results = runner.run_benchmark(config, dataset, run_store,
                                        progress=not args.quiet, tune=args.tune)
         paths = report.write_all(results, output)
-        print(report.format_table(results["summary"]), file=out)
+        print(report.format_results(results), file=out)
         print(
             f"total {results['total_time_s']:.0f} s; wrote "
             + ", ".join(paths[k] for k in ("table", "json", "csv", "png")),
             file=out, flush=True,
         )
         results_by_task[task.name if task else "methods"] = results
-    if args.suite == "claims":
-        rows = claims.evaluate_all(results_by_task)
-        table = claims.format_table(rows)
-        with open(os.path.join(args.output, "claims.md"), "w") as f:
-            f.write(table + "\n")
-        with open(os.path.join(args.output, "claims.json"), "w") as f:
-            json.dump({"margin": claims.MARGIN, "claims": rows}, f, indent=2)
-            f.write("\n")
-        print(table, file=out)
+        if args.suite == "claims":  # after each task: a partial run is reported too
+            pending = [t.name for t, _, _ in plans if t.name not in results_by_task]
+            _write_claims(args.output, results_by_task, pending, out)
     return 0
+
+
+def _write_claims(output, results_by_task, pending, out):
+    """claims.md and claims.json: every claim's verdict, the regime checks
+    and the cost measurement they rest on; the claims of `pending` tasks
+    are "not tested" until their task has run."""
+    cost = costs.load(output)
+    report = {
+        "margin": claims.MARGIN,
+        "claims": verdicts.evaluate_all(results_by_task, cost, pending),
+        "regimes": verdicts.regime_rows(results_by_task, cost),
+        "cost_measurement": None if cost is None else cost["command"],
+    }
+    text = verdicts.format_document(report)
+    with open(os.path.join(output, "claims.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(output, "claims.json"), "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    print(text, file=out)

@@ -45,16 +45,49 @@ def _load(path, root):
         return json.load(f)
 
 
-def table_for(spec, root=ROOT):
-    """The Markdown a results file (`PATH`, `PATH#VIEW`, `P1,P2#VIEW`) renders to."""
-    from keras_sam_bench import claims, render_step_time, report
+ADVICE_ROW = re.compile(r"^(\| \[[^\]]+\]\(variants/(\w+)\.md\) \|.*?)"
+                        r"(?: — its paper's claim.*)? \|$", re.M)
+
+
+def own_claims(method, claims):
+    """The claims of `method`'s own paper among claims.json's rows (GA-SAM's
+    claim about SAM is GA-SAM's, not SAM's)."""
+    def paper(claim):
+        return claim["paper"].split(" (")[0].replace("-", "").lower()
+    return [c for c in claims if c["method"] == method
+            and paper(c) == method.replace("_", "")]
+
+
+def advice(body, claims):
+    """`body` (a table whose rows link `variants/<id>.md`) with each row's
+    last cell ending in its variant's own claims and their verdicts from
+    `claims` (claims.json's rows): "— its paper's claim, ...: **verdict** here"."""
+    def row(match):
+        mine = own_claims(match[2], claims)
+        if not mine:
+            return match[1] + " |"
+        said = "; ".join(f"{c['claim']} (vs {c['baseline'].upper()}): **{c['verdict']}** here"
+                         for c in mine)
+        return f"{match[1]} — its paper's claim, {said} |"
+    return ADVICE_ROW.sub(row, body).rstrip("\n")
+
+
+def table_for(spec, root=ROOT, body=""):
+    """The Markdown a results file (`PATH`, `PATH#VIEW`, `P1,P2#VIEW`) renders
+    to; `body` is the block's current text (the `#advice` view keeps it and
+    rewrites its verdicts)."""
+    from keras_sam_bench import render_step_time, report, verdicts
 
     paths, _, view = spec.partition("#")
     paths = paths.split(",")
+    if len(paths) == 1 and os.path.basename(paths[0]) == "esam_selection.json":
+        return esam_selection(_load(paths[0], root))
+    if len(paths) == 1 and os.path.basename(paths[0]) == "claims.json" and view == "advice":
+        return advice(body, _load(paths[0], root)["claims"])
     if len(paths) == 1 and os.path.basename(paths[0]) == "claims.json" and not view:
-        return claims.format_table(_load(paths[0], root)["claims"])
+        return verdicts.format_document(_load(paths[0], root))
     if len(paths) == 1 and os.path.basename(paths[0]) == "results.json" and not view:
-        return report.format_table(_load(paths[0], root)["summary"])
+        return report.format_results(_load(paths[0], root))
     if len(paths) == 1 and os.path.basename(paths[0]) == "results.json" and view == "time":
         return run_time(_load(paths[0], root))
     results = {os.path.splitext(os.path.basename(p))[0]: _load(p, root) for p in paths}
@@ -63,6 +96,21 @@ def table_for(spec, root=ROOT):
         view = ("ablation" if "rows" in first else
                 "report" if len(paths) == 1 else "backends")
     return render_step_time.render(results, view)
+
+
+def esam_selection(result):
+    """The table of benchmarks/esam_selection.py's results: the share of
+    mislabelled rows among the rows ESAM keeps against the batches'."""
+    lines = ["| epoch | mislabelled share of the rows ESAM keeps | of the batches | "
+             "ratio | ESAM's test accuracy, % |", "|---:|---:|---:|---:|---:|"]
+    for point in result["mean"]:
+        kept, batch = point["mislabelled_share_kept"], point["mislabelled_share_batch"]
+        lines.append(f"| {point['epoch']} | {kept:.3f} | {batch:.3f} | {kept / batch:.2f} | "
+                     f"{point['test_accuracy']:.1f} |")
+    lines += ["", f"Mean over seeds {', '.join(map(str, result['seeds']))}; "
+              f"{result['batches']} batches of 128 training rows per checkpoint "
+              f"(`{result['command']}`)."]
+    return "\n".join(lines)
 
 
 def run_time(result):
@@ -94,7 +142,7 @@ def marked(paths, text, root=ROOT):
 def render_text(text, root=ROOT):
     """`text` with every rendered block rebuilt from its file."""
     return BLOCK.sub(
-        lambda m: m["head"] + table_for(m["path"], root) + "\n" + m["tail"], text
+        lambda m: m["head"] + table_for(m["path"], root, m["body"]) + "\n" + m["tail"], text
     )
 
 

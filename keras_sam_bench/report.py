@@ -4,6 +4,8 @@ import csv
 import json
 import os
 
+import numpy as np
+
 from keras_sam_bench import statistics
 
 # (CSV/JSON key, table header, format of one value)
@@ -41,11 +43,47 @@ def _cell(row, key, fmt):
     return fmt.format(value)
 
 
-def format_table(summary):
-    """The summary rows as a Markdown table (one row per method).
+FAR_BELOW = 5.0  # test accuracy points below ERM that get a marked row
+MARK = "‡"
+
+
+def _final_training_accuracy(runs, method):
+    return 100.0 * float(np.mean([r["history"]["accuracy"][-1]
+                                  for r in runs if r["method"] == method]))
+
+
+def far_below_notes(results):
+    """`{method: reason}` for every method whose mean test accuracy is at
+    least `FAR_BELOW` points below ERM's, the reason read from the runs:
+    whether it fits the training labels as ERM does or underfits them."""
+    runs, notes = results["runs"], {}
+    erm = _final_training_accuracy(runs, "erm")
+    for row in results["summary"][1:]:
+        if row["delta_vs_erm"] > -FAR_BELOW:
+            continue
+        mine = _final_training_accuracy(runs, row["method"])
+        setting = f"at {row['params']}" if row.get("params") else "at its defaults"
+        fit = (f"underfits {setting}: final training accuracy {mine:.1f} % against "
+               f"ERM's {erm:.1f} %" if mine < erm - FAR_BELOW else
+               f"fits the training labels about as ERM does {setting} (final training "
+               f"accuracy {mine:.1f} % against ERM's {erm:.1f} %, within {FAR_BELOW:g} "
+               "points) but generalizes worse")
+        notes[row["method"]] = (f"{row['label']} ({row['delta_vs_erm']:+.1f} points): {fit}")
+    return notes
+
+
+def format_results(results):
+    """A results dict's table: `format_table` with its `far_below_notes`."""
+    return format_table(results["summary"], far_below_notes(results))
+
+
+def format_table(summary, notes=None):
+    """The summary rows as a Markdown table (one row per method), each row
+    of `notes` (`far_below_notes`) marked and its reason listed below.
 
     The "tuned" column appears only when `--tune` chose hyperparameters.
     """
+    notes = notes or {}
     columns = [c for c in COLUMNS if c[0] != "params" or any(r.get("params") for r in summary)]
     headers = [header for _, header, _ in columns]
     lines = [
@@ -53,10 +91,13 @@ def format_table(summary):
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|",
     ]
     for row in summary:
-        cells = [row["label"]] + [
-            _cell(row, key, fmt) for key, _, fmt in columns[1:]
-        ]
+        label = row["label"] + (f" {MARK}" if row["method"] in notes else "")
+        cells = [label] + [_cell(row, key, fmt) for key, _, fmt in columns[1:]]
         lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", f"{MARK} {FAR_BELOW:g} or more test accuracy points below ERM "
+                  "(mean over seeds); why, read from the runs' training accuracy:", ""]
+        lines += [f"- {reason}" for reason in notes.values()]
     return "\n".join(lines)
 
 
@@ -191,5 +232,5 @@ def write_all(results, output):
     write_csv(results["summary"], paths["csv"])
     plot(results, paths["png"])
     with open(paths["table"], "w") as f:
-        f.write(format_table(results["summary"]) + "\n")
+        f.write(format_results(results) + "\n")
     return paths

@@ -201,21 +201,24 @@ def _noisy_labels(config, dataset, seed):
     )
 
 
-def run_benchmark(config, dataset, store=None, progress=True, tune=False, tune_seeds=(0,)):
+def run_benchmark(config, dataset, store=None, progress=True, tune=False,
+                  tune_seeds=tuning.TUNING_SEEDS):
     """Trains every method on every seed; returns the results dict.
 
-    With `tune`, each variant's grid (`tuning.grid`) is first trained on
-    `tune_seeds` against a validation split of the training data, and the
-    final runs use the best point. Every finished run goes to `store` (a
-    `store.RunStore`; a fresh in-memory one when None), and runs already
-    in it are not trained again (`--resume`).
+    With `tune`, each variant's hyperparameters are first chosen by
+    `tuning.tune` (its grid, extended past any edge it chooses) on
+    `tune_seeds`, each against its own validation split of the training
+    data, and the final runs use the chosen point. Every finished run goes
+    to `store` (a `store.RunStore`; a fresh in-memory one when None), and
+    runs already in it are not trained again (`--resume`).
 
     The dict holds `config`, `dataset` (one line), `summary` (one row per
     method, ERM first), `runs` (one record per method and seed, with its
-    per-epoch history), `tuning` (per method: the chosen point and every
-    trial's validation accuracy) and `total_time_s` (the training time of
-    every run and tuning trial, summed: the same after `--resume`, which
-    reads the finished ones back instead of training them).
+    per-epoch history), `tuning` (per method: the chosen point, the axes
+    left at their extension bound and every trial's validation accuracies)
+    and `total_time_s` (the training time of every run and tuning trial,
+    summed: the same after `--resume`, which reads the finished ones back
+    instead of training them).
     """
     store = store or RunStore(None, None)
     methods = method_ids(config)
@@ -240,23 +243,26 @@ def run_benchmark(config, dataset, store=None, progress=True, tune=False, tune_s
             seed: tuning.validation_split(dataset, _noisy_labels(config, dataset, seed), seed)
             for seed in (tune_seeds if tune else ())
         }
+
+        def trial(method):
+            def train_point(params, seed):
+                if bar is not None and params not in tuning.grid(method):
+                    bar.total += config.epochs  # a point past the grid's edge
+                return train(
+                    tuning.trial_key(method, params, seed),
+                    f"tune {method_label(method)} {tuning.describe(params)} seed {seed}",
+                    method, tuning.with_params(config, method, params), *splits[seed],
+                    seed, flatness_measures=False)
+            return train_point
+
         for method in methods[1:] if tune else ():
-            results = {}
-            for params in tuning.grid(method):
-                records = []
-                for seed, (data, y) in splits.items():
-                    records.append(train(
-                        tuning.trial_key(method, params, seed),
-                        f"tune {method_label(method)} {tuning.describe(params)} seed {seed}",
-                        method, tuning.with_params(config, method, params), data, y, seed,
-                        flatness_measures=False))
-                results[tuning.describe(params)] = records
-            chosen[method] = tuning.choose(method, results)
+            chosen[method], results = tuning.tune(method, list(splits), trial(method))
             tuned[method] = {
                 "chosen": chosen[method],
+                "at_bound": tuning.at_bound(method, chosen[method]),
                 "validation_accuracy": {
                     point: [r["test_accuracy"] for r in records]
-                    for point, records in results.items()
+                    for point, (_, records) in results.items()
                 },
             }
         runs = []
@@ -277,6 +283,7 @@ def run_benchmark(config, dataset, store=None, progress=True, tune=False, tune_s
     return {
         "config": resolved,
         "dataset": dataset.describe(),
+        "num_classes": dataset.num_classes,
         "environment": _environment(),
         "summary": summary.summarize(runs, methods, chosen),
         "tuning": tuned,

@@ -3,10 +3,19 @@
 As the papers do, every method gets a small grid of its key hyperparameters
 (rho for all; alpha for the LookSAM family; rho' for GAM, whose rho is the
 gradient-norm radius), each grid point is trained on the training data
-minus a validation split carved from it, and the point with the best
+minus a validation split carved from it, and the point with the best mean
 validation accuracy is kept; the test set is never looked at. The
 validation labels are the (noisy) training labels of the carved examples:
 under label noise, clean labels are what a user does not have.
+
+Each choice rests on more than one validation run: every point is trained
+once per tuning seed (`TUNING_SEEDS`), each seed with its own validation
+split, initial weights and batch order, and the mean over them decides.
+A choice cannot stop at the grid's edge: when the chosen value of an axis
+is the smallest (largest) value tried on it, that value halved (doubled)
+is tried too, the other axes held at the choice, and the choice is made
+again; an axis extends at most `EXTENSION_STEPS` such steps beyond its
+grid (so within [smallest / 4, largest * 4]), the stated bound.
 
 Each variant declares its grid in its class, as `tuning_grid`, with the
 grid's source commented beside it; the default, on `Variant`, tunes rho.
@@ -21,6 +30,8 @@ import numpy as np
 from keras_sam import variants as variants_lib
 
 VALIDATION_FRACTION = 0.2
+TUNING_SEEDS = (0, 1)
+EXTENSION_STEPS = 2
 
 
 def grid(method):
@@ -66,13 +77,61 @@ def trial_key(method, params, seed):
     return f"tune/{method}/{json.dumps(params, sort_keys=True)}/{seed}"
 
 
-def choose(method, trials):
-    """The grid point with the best mean validation accuracy (the first
-    in grid order on a tie); `trials` maps `describe(params)` to records."""
+def choose(trials):
+    """The point with the best mean validation accuracy (the first tried on
+    a tie); `trials` maps `describe(params)` to `(params, records)`."""
     best, best_accuracy = {}, -np.inf
-    for params in grid(method):
-        records = trials[describe(params)]
+    for params, records in trials.values():
         accuracy = float(np.mean([r["test_accuracy"] for r in records]))
         if accuracy > best_accuracy:
             best, best_accuracy = params, accuracy
     return best
+
+
+def bounds(method, name):
+    """`(low, high)`: how far axis `name` of `method`'s grid may extend."""
+    values = variants_lib.registered()[method].tuning_grid[name]
+    factor = 2.0 ** EXTENSION_STEPS
+    return min(values) / factor, max(values) * factor
+
+
+def extension(method, tried, chosen):
+    """The points to try next: on each axis where `chosen` holds the
+    smallest (largest) value tried on it, that value halved (doubled), the
+    other axes held at the choice, within `bounds`; `[]` when the choice is
+    inside."""
+    axes = variants_lib.registered()[method].tuning_grid if method != "erm" else {}
+    points = []
+    for name in sorted(axes):
+        seen = sorted({p[name] for p in tried})
+        low, high = bounds(method, name)
+        value = chosen[name]
+        for edge, step in ((seen[0], 0.5), (seen[-1], 2.0)):
+            candidate = round(value * step, 10)
+            if value == edge and low * (1 - 1e-9) <= candidate <= high * (1 + 1e-9):
+                points.append({**chosen, name: candidate})
+    return points
+
+
+def tune(method, seeds, train):
+    """`(chosen, trials)` for `method`: its grid, extended past every edge
+    it chose (`extension`), each point trained once per seed by
+    `train(params, seed)` (a record with "test_accuracy", the validation
+    accuracy); `trials` maps `describe(params)` to `(params, records)`."""
+    trials, points = {}, grid(method)
+    while points:
+        for params in points:
+            trials[describe(params)] = (params, [train(params, seed) for seed in seeds])
+        chosen = choose(trials)
+        points = [p for p in extension(method, [p for p, _ in trials.values()], chosen)
+                  if describe(p) not in trials]
+    return choose(trials), trials
+
+
+def at_bound(method, chosen):
+    """The axes of `chosen` that sit at their extension bound (the optimum
+    may lie beyond it): `[name, ...]`."""
+    if method == "erm":
+        return []
+    return [name for name, value in sorted(chosen.items())
+            if any(abs(value - b) <= 1e-9 * b for b in bounds(method, name))]

@@ -32,10 +32,13 @@ epochs per method, so the time grows with the number of methods (the
 committed run and its times: docs/benchmarks/mnist1d.md); --variants picks
 a subset.
 
---suite claims runs each paper's claim in its regime (a noisy-label CNN
-task, a GRU task, and the CNN task again for GSAM, Friendly-SAM, ESAM and
-MSAM beside ERM and SAM) and writes claims.md/claims.json: the claim, the
-paired difference measured here and a verdict computed from it.
+--suite claims runs each paper's claim in its regime (noisy_cnn: the CNN
+trained until ERM memorizes 30 % noisy labels; clean_cnn: the CNN on clean
+labels; gru: a trained GRU), checks from each run that the regime was
+reached, and writes claims.md/claims.json after each task: the claim, the
+paired difference measured here and a verdict computed from it ("not
+tested" where a regime check failed). Cost claims in step time read
+cost/step_time.json in --output (benchmarks/step_time.py, interleaved).
 """
 
 EPILOG = """\
@@ -47,8 +50,8 @@ examples:
   keras-sam benchmark --dataset imdb_reviews --model gru --label-noise 0
   keras-sam benchmark --backend jax
   keras-sam benchmark --optimizer adam --learning-rate 1e-3 --variants sam,look_sam
-  keras-sam benchmark --suite claims --tune --seeds 3 --output claims
-  keras-sam benchmark --suite claims --tune --seeds 3 --output claims --resume
+  keras-sam benchmark --suite claims --tune --seeds 8 --output claims
+  keras-sam benchmark --suite claims --tune --seeds 8 --output claims --resume
 
 TensorFlow's and absl's own log lines (start-up, devices) are hidden unless
 you pass --verbose or set TF_CPP_MIN_LOG_LEVEL below 3 yourself.

@@ -21,11 +21,17 @@ def advice_rows(text):
     return {method: row for method, row in ROW.findall(text)}
 
 
+def own(claim):
+    """A claim of the method's own paper (GA-SAM's claim about SAM is not SAM's)."""
+    return claim["paper"].split(" (")[0].replace("-", "").lower() == \
+        claim["method"].replace("_", "")
+
+
 def missing_verdicts(text):
     rows = advice_rows(text)
     missing = []
     for claim in CLAIMS:
-        if claim["verdict"] == "reproduced" or claim["method"] not in rows:
+        if claim["verdict"] == "reproduced" or claim["method"] not in rows or not own(claim):
             continue
         if f"**{claim['verdict']}** here" not in rows[claim["method"]]:
             missing.append(f"{claim['method']}: {claim['claim']} ({claim['verdict']})")
@@ -40,7 +46,7 @@ def test_advice_carries_every_verdict_that_is_not_reproduced():
 
 def test_a_row_without_its_verdict_is_caught():
     text = (ROOT / "docs/choosing_a_variant.md").read_text()
-    broken = text.replace("**not reproduced** here", "")
+    broken = re.sub(r"\*\*[^*]+\*\* here", "", text)
     assert missing_verdicts(broken)
 
 

@@ -4,7 +4,7 @@ import json
 import os
 import re
 
-from keras_sam_bench import claims, render, report
+from keras_sam_bench import render, report, verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,9 +22,10 @@ def test_the_readme_renders_the_committed_claims_run():
 
 def test_a_changed_number_is_noticed(tmp_path):
     """The check fails when a doc's table and its file disagree."""
-    results = {"claims": []}
+    results = {"claims": [], "regimes": []}
     (tmp_path / "claims.json").write_text(json.dumps(results))
-    block = ("<!-- rendered from claims.json -->\n" + claims.format_table([]) + "\n"
+    block = ("<!-- rendered from claims.json -->\n" + verdicts.format_document(results)
+             + "\n"
              "<!-- end rendered -->\n")
     assert render.render_text(block, str(tmp_path)) == block
     edited = block.replace("| paper |", "| Paper |")
@@ -38,15 +39,15 @@ def test_committed_tables_match_their_json():
     for dirpath, _, files in os.walk(folder):
         if "results.json" in files and "table.md" in files:
             with open(os.path.join(dirpath, "results.json")) as f:
-                summary = json.load(f)["summary"]
+                results = json.load(f)
             with open(os.path.join(dirpath, "table.md")) as f:
-                assert f.read().strip() == report.format_table(summary), dirpath
+                assert f.read().strip() == report.format_results(results), dirpath
             checked += 1
         if "claims.json" in files:
             with open(os.path.join(dirpath, "claims.json")) as f:
-                rows = json.load(f)["claims"]
+                document = json.load(f)
             with open(os.path.join(dirpath, "claims.md")) as f:
-                assert f.read().strip() == claims.format_table(rows), dirpath
+                assert f.read().strip() == verdicts.format_document(document), dirpath
             checked += 1
     assert checked >= 2
 

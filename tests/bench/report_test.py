@@ -79,3 +79,34 @@ def test_every_method_has_its_own_colour_and_marker():
     shapes = [(marker, linestyle) for _, marker, linestyle in styles]
     assert len(set(colors)) == len(colors)
     assert len(set(shapes)) == len(shapes)
+
+
+def _far_below_results(look_sam_train):
+    """ERM 80 %, SAM 82.5 %, LookSAM 60 % test accuracy; LookSAM's final
+    training accuracy `look_sam_train` against ERM's (and SAM's) 0.6."""
+    results = _results()
+    look = results["summary"][2]
+    look["accuracy_mean"], look["delta_vs_erm"] = 60.0, -20.0
+    for run in results["runs"]:
+        if run["method"] == "look_sam":
+            run["history"]["accuracy"] = [0.3, look_sam_train]
+    return results
+
+
+@pytest.mark.parametrize("train, reason", [
+    (0.40, "underfits at rho=0.1: final training accuracy 40.0 % against ERM's 60.0 %"),
+    (0.58, "fits the training labels about as ERM does at rho=0.1"),
+])
+def test_a_row_far_below_erm_is_marked_with_its_reason(train, reason):
+    results = _far_below_results(train)
+    notes = report.far_below_notes(results)
+    assert list(notes) == ["look_sam"]  # SAM (above ERM) is not marked
+    assert reason in notes["look_sam"] and "(-20.0 points)" in notes["look_sam"]
+    table = report.format_results(results)
+    assert "| LookSAM ‡ |" in table and "| SAM |" in table
+    assert table.rstrip().endswith(notes["look_sam"])
+
+
+def test_rows_within_five_points_of_erm_are_not_marked():
+    assert report.far_below_notes(_results()) == {}
+    assert "‡" not in report.format_results(_results())
