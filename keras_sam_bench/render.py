@@ -58,6 +58,21 @@ def own_claims(method, claims):
             and paper(c) == method.replace("_", "")]
 
 
+def measured_here(method, claims):
+    """One line per claim of `method`'s own paper: the claim, its baseline and
+    task, and the verdict (with why, when it was not tested)."""
+    from keras_sam_bench.summary import method_label
+
+    lines = []
+    for c in own_claims(method, claims):
+        line = (f"- \"{c['claim']}\" ({method_label(c['method'])} against "
+                f"{method_label(c['baseline'])}, {c['task']} task): **{c['verdict']}**")
+        if c.get("not_tested"):
+            line += f": {c['not_tested']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def advice(body, claims):
     """`body` (a table whose rows link `variants/<id>.md`) with each row's
     last cell ending in its variant's own claims and their verdicts from
@@ -82,6 +97,9 @@ def table_for(spec, root=ROOT, body=""):
     paths = paths.split(",")
     if len(paths) == 1 and os.path.basename(paths[0]) == "esam_selection.json":
         return esam_selection(_load(paths[0], root))
+    if (len(paths) == 1 and os.path.basename(paths[0]) == "claims.json"
+            and view.startswith("variant:")):
+        return measured_here(view.split(":", 1)[1], _load(paths[0], root)["claims"])
     if len(paths) == 1 and os.path.basename(paths[0]) == "claims.json" and view == "advice":
         return advice(body, _load(paths[0], root)["claims"])
     if len(paths) == 1 and os.path.basename(paths[0]) == "claims.json" and not view:

@@ -56,3 +56,17 @@ def test_readme_pitch_attributes_sam_gain_to_the_paper():
     if sam["verdict"] != "reproduced":
         assert "paper reports" in pitch and "(#results)" in pitch, pitch
         assert "most visibly" not in pitch
+
+
+def test_each_variant_page_shows_its_papers_claims_with_their_verdicts():
+    # Words follow the verdicts: the page of every variant whose paper makes
+    # a claim in the suite renders that claim's verdict from claims.json
+    # (the rendered-docs test keeps the block equal to the file).
+    for method in {c["method"] for c in CLAIMS if own(c)}:
+        page = (ROOT / "docs" / "variants" / f"{method}.md").read_text()
+        marker = f"<!-- rendered from docs/benchmarks/claims/claims.json#variant:{method} -->"
+        assert marker in page, method
+        block = page.split(marker)[1].split("<!-- end rendered -->")[0]
+        for claim in CLAIMS:
+            if claim["method"] == method and own(claim):
+                assert f"\"{claim['claim']}\"" in block and f"**{claim['verdict']}**" in block
