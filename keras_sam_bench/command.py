@@ -216,16 +216,16 @@ def _write_claims(output, results_by_task, pending, out):
     and the cost measurement they rest on; the claims of `pending` tasks
     are "not tested" until their task has run."""
     cost = costs.load(output)
-    report = {
+    document = {
         "margin": claims.MARGIN,
         "claims": verdicts.evaluate_all(results_by_task, cost, pending),
         "regimes": verdicts.regime_rows(results_by_task, cost),
         "cost_measurement": None if cost is None else cost["command"],
     }
-    text = verdicts.format_document(report)
+    text = verdicts.format_document(document)
     with open(os.path.join(output, "claims.md"), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(output, "claims.json"), "w") as f:
-        json.dump(report, f, indent=2)
+        json.dump(document, f, indent=2)
         f.write("\n")
     print(text, file=out)
