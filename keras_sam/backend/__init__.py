@@ -52,6 +52,6 @@ def mean_over_replicas(values):
 def minimize(spec):
     """One sharpness-aware step on the active backend: `(loss, aux,
     perturbed, finite)` (`step.py`, inside the backend's `step_scope`)."""
-    primitives = module()
+    primitives = step.Primitives(module())
     with primitives.step_scope(spec):
         return step.minimize(primitives, spec)

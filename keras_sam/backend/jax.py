@@ -32,7 +32,6 @@ from keras import ops
 
 from keras_sam.backend import common
 from keras_sam.backend import recording
-from keras_sam.backend import step
 
 
 def _values(variables):
@@ -109,10 +108,6 @@ def enclosing_mapping():
     `StatelessScope` does not see the enclosing one's)."""
     variables = common.current_step()[0]
     return list(zip(variables, _values(variables)))
-
-
-Generator = step.NoGenerator
-agree = None
 
 
 def step_scope(spec):

@@ -31,16 +31,23 @@ pass. Consequences, all guaranteed by construction:
   update with the final (unscaled, local mean) gradients;
 - `apply_or_skip(finite, apply, skip, args)`: runs `apply(*args)` when every
   replica's step is finite, else `skip(*args)`;
+
+and, where it needs one (`Primitives` supplies the default otherwise):
+
 - `Generator()`: the random state a perturbed pass replays (PyTorch's
-  global generator; nothing elsewhere);
+  global generator; default: none, seeds are variables);
+- `agree(finite)`: makes every process take the same apply-or-skip branch
+  (PyTorch's processes; default: None, nothing to agree);
 - `enclosing_mapping()`: the values an inner pass must read for the
-  variables of an enclosing pure step (JAX), else `[]`;
+  variables of an enclosing pure step (JAX; default: `[]`);
 - `step_scope(spec)`: a context the whole step runs in (PyTorch: no
-  autograd graph; JAX: checks that the step can be pure).
+  autograd graph; JAX: checks that the step can be pure; default: none).
 
 `keras_sam.backend.minimize(spec)` runs `minimize` below with the active
-backend's primitives.
+backend's `Primitives`.
 """
+
+import contextlib
 
 from keras import ops
 
@@ -57,6 +64,32 @@ class NoGenerator:
 
     def replay(self, fn):
         return fn()
+
+
+def _no_enclosing_mapping():
+    """A pass reads variables statefully: nothing to map."""
+    return []
+
+
+def _no_scope(spec):
+    del spec
+    return contextlib.nullcontext()
+
+
+class Primitives:
+    """A backend module's primitives, with the defaults of the optional
+    ones it does not define (looked up on the module at each use)."""
+
+    DEFAULTS = {"Generator": NoGenerator, "agree": None,
+                "enclosing_mapping": _no_enclosing_mapping, "step_scope": _no_scope}
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        if hasattr(self._module, name) or name not in self.DEFAULTS:
+            return getattr(self._module, name)
+        return self.DEFAULTS[name]
 
 
 def _float32(gradients, weights, unscale):

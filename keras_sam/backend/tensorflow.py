@@ -6,13 +6,10 @@ a `tf.distribute` strategy (so that a branch may all-reduce), the replica
 count and mean.
 """
 
-import contextlib
-
 import keras
 import tensorflow as tf
 
 from keras_sam.backend import common
-from keras_sam.backend import step
 
 
 def mean_over_replicas(values):
@@ -136,18 +133,3 @@ def apply(optimizer, gradients, variables, count):
         [optimizer.scale_loss(g / count if count > 1 else g) for g in gradients],
         variables,
     )
-
-
-def enclosing_mapping():
-    """A pass reads variables statefully here: nothing to map."""
-    return []
-
-
-Generator = step.NoGenerator
-agree = None
-
-
-def step_scope(spec):
-    """Nothing to set up around the step (see `step.py`)."""
-    del spec
-    return contextlib.nullcontext()

@@ -131,11 +131,6 @@ def apply_or_skip(finite, apply, skip, args):
             skip(*args)
 
 
-def enclosing_mapping():
-    """A pass reads variables statefully here: nothing to map."""
-    return []
-
-
 def step_scope(spec):
     """The step outside autograd: only `value_and_grad` records a graph."""
     del spec
