@@ -24,6 +24,8 @@ named, instead of getting a verdict (`verdicts.py`).
 
 import numpy as np
 
+from keras_sam_bench import summary
+
 MEMORIZATION_MARGIN = 5.0  # points above (1 - p) + p / C
 PEAK_DROP = 2.0  # points below the test curve's peak
 FITS = 99.0  # training accuracy, %
@@ -42,13 +44,12 @@ def _check(name, what, measured, needed, passed):
 
 
 def _final_train_accuracy(results):
-    return 100.0 * float(np.mean([r["history"]["accuracy"][-1] for r in _erm(results)]))
+    return summary.final_training_accuracy(results["runs"], "erm")
 
 
 def _mean_curve(results):
-    curves = [r["test_curve"]["accuracy"] for r in _erm(results)]
-    length = min(len(c) for c in curves)
-    return 100.0 * np.mean([c[:length] for c in curves], axis=0)
+    """ERM's test curve, mean over seeds, %."""
+    return 100.0 * np.asarray(summary.mean_curve(_erm(results), "test_accuracy")[1])
 
 
 def memorizes(results):

@@ -4,9 +4,8 @@ import csv
 import json
 import os
 
-import numpy as np
-
 from keras_sam_bench import statistics
+from keras_sam_bench.summary import final_training_accuracy, mean_curve
 
 # (CSV/JSON key, table header, format of one value)
 COLUMNS = (
@@ -47,21 +46,16 @@ FAR_BELOW = 5.0  # test accuracy points below ERM that get a marked row
 MARK = "‡"
 
 
-def _final_training_accuracy(runs, method):
-    return 100.0 * float(np.mean([r["history"]["accuracy"][-1]
-                                  for r in runs if r["method"] == method]))
-
-
 def far_below_notes(results):
     """`{method: reason}` for every method whose mean test accuracy is at
     least `FAR_BELOW` points below ERM's, the reason read from the runs:
     whether it fits the training labels as ERM does or underfits them."""
     runs, notes = results["runs"], {}
-    erm = _final_training_accuracy(runs, "erm")
+    erm = final_training_accuracy(runs, "erm")
     for row in results["summary"][1:]:
         if row["delta_vs_erm"] > -FAR_BELOW:
             continue
-        mine = _final_training_accuracy(runs, row["method"])
+        mine = final_training_accuracy(runs, row["method"])
         setting = f"at {row['params']}" if row.get("params") else "at its defaults"
         fit = (f"underfits {setting}: final training accuracy {mine:.1f} % against "
                f"ERM's {erm:.1f} %" if mine < erm - FAR_BELOW else
@@ -122,22 +116,6 @@ def write_csv(summary, path):
             writer.writerow({key: flat.get(key) for key in CSV_FIELDS})
 
 
-def _mean_curve(runs, key):
-    """`(epochs, mean values)` over seeds of a per-epoch history entry or the test curve."""
-    if key == "test_accuracy":
-        curves = [(r["test_curve"]["epoch"], r["test_curve"]["accuracy"]) for r in runs]
-    else:
-        curves = [
-            (list(range(1, len(r["history"][key]) + 1)), r["history"][key])
-            for r in runs if r["history"].get(key)
-        ]
-    if not curves:
-        return None, None
-    length = min(len(values) for _, values in curves)
-    mean = [sum(values[i] for _, values in curves) / len(curves) for i in range(length)]
-    return curves[0][0][:length], mean
-
-
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", "-.", ":")
 
@@ -188,7 +166,7 @@ def plot(results, path):
         for axis, key, scale in (
             (accuracy_axis, "test_accuracy", 100.0), (loss_axis, "loss", 1.0),
         ):
-            epochs, curve = _mean_curve(runs, key)
+            epochs, curve = mean_curve(runs, key)
             if curve:
                 axis.plot(
                     epochs, [v * scale for v in curve], label=row["label"],

@@ -15,6 +15,28 @@ def method_label(identifier):
     return variants_lib.registered()[identifier].__name__
 
 
+def mean_curve(runs, key):
+    """`(epochs, mean values)` over seeds of a per-epoch history entry or the test curve."""
+    if key == "test_accuracy":
+        curves = [(r["test_curve"]["epoch"], r["test_curve"]["accuracy"]) for r in runs]
+    else:
+        curves = [
+            (list(range(1, len(r["history"][key]) + 1)), r["history"][key])
+            for r in runs if r["history"].get(key)
+        ]
+    if not curves:
+        return None, None
+    length = min(len(values) for _, values in curves)
+    mean = [sum(values[i] for _, values in curves) / len(curves) for i in range(length)]
+    return curves[0][0][:length], mean
+
+
+def final_training_accuracy(runs, method):
+    """The mean over `method`'s runs of its last epoch's training accuracy, %."""
+    return 100.0 * float(np.mean([r["history"]["accuracy"][-1]
+                                  for r in runs if r["method"] == method]))
+
+
 def summarize(runs, methods, chosen=None):
     """One summary row per method: means over seeds, ratios to ERM, and the
     paired differences against ERM and SAM with their 95 % intervals.

@@ -124,11 +124,8 @@ def evaluate_all(results_by_task, cost=None, pending=()):
             checks = regimes.check(tasks[claim.task], results) if claim.task in tasks else ()
             rows.append(evaluate(claim, results, checks, cost))
         elif claim.task in pending:
-            rows.append({**dataclasses.asdict(claim), "difference": None,
-                         "interval_width": None, "sam_fraction": None,
-                         "cost_holds": None, "step_time_ratio": None,
-                         "small_model_step_time_ratio": None, "chosen": {},
-                         "at_bound": [], "regime": [], "not_tested": PENDING,
+            # A row with nothing measured yet.
+            rows.append({**evaluate(claim, {"runs": []}), "not_tested": PENDING,
                          "verdict": "not tested"})
     return rows
 
