@@ -88,7 +88,8 @@ def run(seed, epochs, checkpoints, batches):
     dataset = data.load("mnist1d")
     config = runner.BenchmarkConfig(model="cnn", optimizer="sgd", learning_rate=0.05,
                                     schedule="cosine", label_noise=0.3, epochs=epochs)
-    y_noisy = runner._noisy_labels(config, dataset, seed)
+    y_noisy = data.symmetric_label_noise(dataset.y_train, config.label_noise,
+                                         dataset.num_classes, seed=seed)
     noisy = y_noisy != dataset.y_train
     keras.utils.set_random_seed(seed)
     inner = models.build_model("cnn", dataset)
