@@ -49,7 +49,7 @@ SWITCHES = {
     "no perturbation_norm": (sam_step, "_record_perturbation",
                              lambda model, offsets: None),
     "no apply/skip cond": (tf_backend, "apply_or_skip",
-                           lambda finite, apply, skip, args: apply(*args)),
+                           lambda finite, apply, skip: apply()),
 }
 METHODS = {
     "floor": ("floor", ()),

@@ -109,8 +109,8 @@ def test_help_states_the_defaults(capsys):
     assert f"{cli.DEFAULT_EPOCHS} epochs" in text
     assert "SGD with momentum 0.9" in text and "cosine" in text
     assert "30 % symmetric label noise" in text
-    # The committed run predates some variants: the help gives no time, only
-    # that it grows with the methods, and where the measured times are.
+    # The time depends on the machine: the help gives none, only that it
+    # grows with the methods, and where the committed run's times are.
     assert "grows with the number of methods" in text and "minutes" not in text
     assert "docs/benchmarks/mnist1d.md" in text and "--variant-args" in text
 

@@ -90,7 +90,8 @@ def step_is_finite(gradients, update, agree=None):
     """Whether the clean gradients and the update are finite.
 
     `agree(finite)`, if given, turns this process's answer into the one
-    every process acts on (torch.distributed: skip if any is not finite).
+    every replica acts on (`tf.distribute` replicas, `torch.distributed`
+    processes: skip if any is not finite).
     """
     finite = all_finite(list(gradients) + keras.tree.flatten(update))
     if agree is not None:

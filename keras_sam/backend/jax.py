@@ -98,11 +98,6 @@ def apply(optimizer, gradients, variables, count):
         v.assign(value)
 
 
-def apply_or_skip(finite, apply, skip, args):
-    """`cond` on `finite`, carrying the step's variables."""
-    cond(finite, lambda: apply(*args), lambda: skip(*args))
-
-
 def enclosing_mapping():
     """A pass inside the step reads the step's current values (a nested
     `StatelessScope` does not see the enclosing one's)."""

@@ -29,15 +29,20 @@ pass. Consequences, all guaranteed by construction:
 - `mean_over_replicas(values)`: the all-reduced mean across replicas;
 - `apply(optimizer, gradients, variables, count)`: the base optimizer's
   update with the final (unscaled, local mean) gradients;
-- `apply_or_skip(finite, apply, skip, args)`: runs `apply(*args)` when every
-  replica's step is finite, else `skip(*args)`;
+- `cond(pred, true_fn, false_fn)`: runs the branch `pred` picks, which may
+  assign variables and synchronize replicas (the update, or what a skipped
+  step restores); every replica must pass the same `pred`;
 
 and, where it needs one (`Primitives` supplies the default otherwise):
 
 - `Generator()`: the random state a perturbed pass replays (PyTorch's
   global generator; default: none, seeds are variables);
-- `agree(finite)`: makes every process take the same apply-or-skip branch
-  (PyTorch's processes; default: None, nothing to agree);
+- `apply_or_skip(finite, apply, skip)`: `cond` for the update, where it
+  needs more (TensorFlow: across replicas under any strategy; default:
+  None, `cond` is used);
+- `agree(finite)`: makes every replica take the same apply-or-skip branch
+  (TensorFlow's replicas, PyTorch's processes: skip if any step is not
+  finite; default: None, the step is global);
 - `enclosing_mapping()`: the values an inner pass must read for the
   variables of an enclosing pure step (JAX; default: `[]`);
 - `step_scope(spec)`: a context the whole step runs in (PyTorch: no
@@ -80,7 +85,7 @@ class Primitives:
     """A backend module's primitives, with the defaults of the optional
     ones it does not define (looked up on the module at each use)."""
 
-    DEFAULTS = {"Generator": NoGenerator, "agree": None,
+    DEFAULTS = {"Generator": NoGenerator, "agree": None, "apply_or_skip": None,
                 "enclosing_mapping": _no_enclosing_mapping, "step_scope": _no_scope}
 
     def __init__(self, module):
@@ -230,19 +235,23 @@ def minimize(B, spec):
         B.apply(optimizer, [g for g, _ in pairs], [v for _, v in pairs], count)
 
     state_variables = [v for v, _ in written]
+    state = [value for _, value in written]
 
-    # Per-replica values travel as arguments (never closures), so that under
-    # tf.distribute each replica applies or restores its own.
-    def apply(update, learning_rate, variant_state, state):
+    # Each replica runs its own branch over its own tensors (see `cond`).
+    # A branch returns a flag: XLA keeps a conditional without outputs as a
+    # real conditional, where with one it fuses both branches into selects;
+    # without, SAM's and ESAM's steps under XLA were slower (TensorFlow, CPU:
+    # `python benchmarks/compare_step_time.py docs/benchmarks/apply_or_skip/no_output`;
+    # `tests/xla_conditional_test.py`).
+    def apply():
         variant.apply_gradients(apply_fn, update, variables, learning_rate)
+        return ops.convert_to_tensor(True)
 
-    def skip(update, learning_rate, variant_state, state):
+    def skip():
         common.restore(spec, variant_state, state_variables, state)
         common.back_off_loss_scale(optimizer)
+        return ops.convert_to_tensor(False)
 
     finite = common.step_is_finite(gradients, update, agree=B.agree)
-    B.apply_or_skip(
-        finite, apply, skip, (update, learning_rate, variant_state,
-                              [value for _, value in written]),
-    )
+    (B.apply_or_skip or B.cond)(finite, apply, skip)
     return loss, aux, perturbed, finite

@@ -1,9 +1,9 @@
 """TensorFlow primitives of the step (`step.py`), and `SAMModel`'s train step.
 
 The only module of keras_sam that imports TensorFlow: gradients from a
-`tf.GradientTape`, `cond` and apply-or-skip in cross-replica context under
-a `tf.distribute` strategy (so that a branch may all-reduce), the replica
-count and mean.
+`tf.GradientTape`, `cond` in cross-replica context under a `tf.distribute`
+strategy (so that a branch may all-reduce or update the weights), the
+replicas' agreement on a finite step, the replica count and mean.
 """
 
 import keras
@@ -22,22 +22,23 @@ def mean_over_replicas(values):
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
 
 
-def cond(pred, true_fn, false_fn):
-    """`tf.cond`; under a strategy, taken in cross-replica context.
-
-    A branch may then synchronize (e.g. all-reduce a perturbed gradient
-    under `sync_perturbation`): TensorFlow refuses a `merge_call`, which a
-    replica-context all-reduce is, inside a replica-context `tf.cond`.
-    Every replica must compute the same `pred` (the policies decide on
-    replica means); the first local replica's is taken. Each replica then
-    runs its own `true_fn`/`false_fn` (they close over its tensors), so the
-    functions travel as `merge_call` arguments, as values do.
-    """
+def _replica_context():
+    """The replica context of a step under a strategy, else `None`."""
     if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
-        return keras.ops.cond(pred, true_fn, false_fn)
-    context = tf.distribute.get_replica_context()
-    if context.num_replicas_in_sync == 1:
-        return keras.ops.cond(pred, true_fn, false_fn)
+        return None
+    return tf.distribute.get_replica_context()
+
+
+def _cross_replica_cond(context, pred, true_fn, false_fn):
+    """`tf.cond` taken in cross-replica context, so that a branch may
+    synchronize: TensorFlow refuses a `merge_call` (an all-reduce, the
+    optimizer's update) inside a replica-context `tf.cond`.
+
+    Every replica must compute the same `pred`; the first local replica's
+    is taken. Each replica then runs its own `true_fn`/`false_fn` (they
+    close over its tensors), so the functions travel as `merge_call`
+    arguments, as values do.
+    """
 
     def cross_replica(strategy, pred, true_fns, false_fns):
         def run(fns):
@@ -51,40 +52,35 @@ def cond(pred, true_fn, false_fn):
     return context.merge_call(cross_replica, args=(pred, true_fn, false_fn))
 
 
-def apply_or_skip(finite, apply, skip, args):
-    """Runs `apply(*args)` if every replica's step is finite, else `skip(*args)`.
+def cond(pred, true_fn, false_fn):
+    """`tf.cond`; across replicas under a strategy of several replicas,
+    whose branches may all-reduce (e.g. a perturbed gradient under
+    `sync_perturbation`; the policies decide on replica means)."""
+    context = _replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return keras.ops.cond(pred, true_fn, false_fn)
+    return _cross_replica_cond(context, pred, true_fn, false_fn)
 
-    Under a strategy, the branch is taken in cross-replica context (the
-    optimizer synchronizes inside `apply`, which a replica-context `tf.cond`
-    cannot hold), as Keras's `LossScaleOptimizer` does.
+
+def apply_or_skip(finite, apply, skip):
+    """`cond`, across replicas under any strategy: the optimizer's update
+    synchronizes even with one replica, as Keras's `LossScaleOptimizer`'s
+    conditional update does. `finite` is the same on every replica (`agree`).
     """
+    context = _replica_context()
+    if context is None:
+        return keras.ops.cond(finite, apply, skip)
+    return _cross_replica_cond(context, finite, apply, skip)
 
-    def branches(run):
-        def apply_branch():
-            run(apply)
-            return tf.constant(True)
 
-        def skip_branch():
-            run(skip)
-            return tf.constant(False)
-
-        return apply_branch, skip_branch
-
+def agree(finite):
+    """Every replica takes the same apply-or-skip branch: skip if any
+    replica's step is not finite."""
     if not tf.distribute.has_strategy():
-        tf.cond(finite, *branches(lambda fn: fn(*args)))
-        return
-    context = tf.distribute.get_replica_context()
+        return finite
     non_finite = tf.cast(tf.logical_not(finite), tf.float32)
-    finite = context.all_reduce(tf.distribute.ReduceOp.SUM, non_finite) == 0.0
-
-    def cross_replica(strategy, finite, args):
-        def run(fn):
-            strategy.extended.call_for_each_replica(fn, args=args)
-
-        finite = strategy.experimental_local_results(finite)[0]
-        tf.cond(finite, *branches(run))
-
-    context.merge_call(cross_replica, args=(finite, args))
+    context = tf.distribute.get_replica_context()
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, non_finite) == 0.0
 
 
 def replicas():

@@ -122,15 +122,6 @@ def apply(optimizer, gradients, variables, count):
         optimizer.apply([optimizer.scale_loss(g) for g in gradients], variables)
 
 
-def apply_or_skip(finite, apply, skip, args):
-    """`finite` is already the same on every process (`agree`)."""
-    if finite:
-        apply(*args)
-    else:
-        with torch.no_grad():
-            skip(*args)
-
-
 def step_scope(spec):
     """The step outside autograd: only `value_and_grad` records a graph."""
     del spec
