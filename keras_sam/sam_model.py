@@ -120,7 +120,7 @@ class SAMModel(keras.Model):
         self.perturbation_norm_tracker = keras.metrics.Mean(
             name="perturbation_norm"
         )
-        self.skipped_steps_tracker = keras.metrics.Sum(name="skipped_steps")
+        self.skipped_steps_tracker = sam_step.StepCount(name="skipped_steps")
         if model.built:
             self.build()
 

@@ -70,6 +70,28 @@ def _record_perturbation(model, offsets):
     )
 
 
+class StepCount(keras.metrics.Metric):
+    """Counts steps, such as skipped ones, once whatever the replica count.
+
+    Every replica counts the same steps (they skip together: the backend's
+    `agree`), so under `tf.distribute` the count is read from the first
+    replica, where `keras.metrics.Sum` would add the replicas' counts.
+    """
+
+    def __init__(self, name, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.dtype,
+            aggregation="only_first_replica", name="total",
+        )
+
+    def update_state(self, values):
+        self.total.assign_add(ops.cast(values, self.dtype))
+
+    def result(self):
+        return ops.cast(self.total, self.dtype)
+
+
 def batch_size(x):
     """Rows in the batch, as Keras's own train steps weight the loss metric."""
     return ops.shape(next(t for t in keras.tree.flatten(x) if t is not None))[0]

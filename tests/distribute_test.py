@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.tensorflow_only, pytest.mark.slow]
 def errors():
     report = check_script.report("distributed_check.py")
     return report["errors"] | {
-        "divergence": report["divergence"], "forced_xla": report["forced_xla"]
+        "divergence": report["divergence"], "forced_xla": report["forced_xla"],
+        "skipped_step": report["skipped_step"],
     }
 
 
@@ -37,3 +38,11 @@ def test_every_variant_keeps_replicas_identical(errors):
 def test_forced_xla_under_a_strategy_raises_a_clear_error(errors):
     assert "jit_compile=True does not work under a tf.distribute" in errors["forced_xla"]
     assert "jit_compile=False" in errors["forced_xla"]
+
+
+def test_a_step_not_finite_on_one_replica_is_skipped_on_all_and_counted_once(errors):
+    """Every replica skips it (their weights stay identical and finite), and
+    `skipped_steps` counts the step once, not once per replica."""
+    report = errors["skipped_step"]
+    assert report["finite"] and report["gap"] == 0.0
+    assert report["skipped_steps"] == [1.0]

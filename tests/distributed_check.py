@@ -84,6 +84,23 @@ def replica_divergence(strategy, x, y):
     return divergence
 
 
+def skipped_step(strategy, x, y):
+    """A batch not finite on the first replica only: what `fit` logs, and
+    whether the replicas' weights stayed finite and identical."""
+    x = x.copy()
+    x[BATCH + 3] = np.nan  # the second step, in the first replica's half
+    with strategy.scope():
+        model = keras_sam.SAMModel(models.seeded_tanh_mlp())
+        model.compile(optimizer=keras.optimizers.SGD(LR), loss=models.sparse_ce())
+    history = model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    copies = [[c.numpy() for c in v.value.values] for v in model.trainable_variables]
+    return {
+        "skipped_steps": history.history["skipped_steps"],
+        "finite": all(np.all(np.isfinite(c)) for cs in copies for c in cs),
+        "gap": max(float(np.max(np.abs(c - cs[0]))) for cs in copies for c in cs),
+    }
+
+
 def forced_xla_message(strategy, x, y):
     """The error a user who forces XLA under the strategy gets."""
     with strategy.scope():
@@ -118,6 +135,7 @@ def main():
         "errors": errors,
         "divergence": replica_divergence(strategy, x, y),
         "forced_xla": forced_xla_message(strategy, x, y),
+        "skipped_step": skipped_step(strategy, x, y),
     }))
 
 
