@@ -7,7 +7,7 @@ synthetic batches, so a method's ratio to another is the median over
 rounds of their ratio within a round (load drift falls on both). The
 claims suite reads that file (`FILENAME`, in its output folder), written by
 
-    python benchmarks/step_time.py --models resnet,cnn64 --jit off \\
+    python benchmarks/step_time.py --models resnet,cnn64 --jit off --repeats 21 \\
         --variants sam,esam,msam --memory off --output CLAIMS_DIR/cost/step_time
 
 The verdict rests on `COMPUTE_BOUND` (a ResNet on 32x32x3 images, tens of
@@ -41,15 +41,21 @@ def _times(measurement, model, method):
     return None
 
 
-def ratio(measurement, model, method, other):
-    """Median over rounds of `method`'s step time over `other`'s, within
-    each round, on `model` (jit off); None when either was not measured."""
+def ratios(measurement, model, method, other):
+    """`method`'s step time over `other`'s within each round, on `model`
+    (jit off); None when either was not measured."""
     if measurement is None:
         return None
     mine, theirs = _times(measurement, model, method), _times(measurement, model, other)
     if not mine or not theirs:
         return None
-    return statistics.median(a / b for a, b in zip(mine, theirs))
+    return [a / b for a, b in zip(mine, theirs)]
+
+
+def ratio(measurement, model, method, other):
+    """The median over rounds of `ratios`, or None."""
+    within = ratios(measurement, model, method, other)
+    return statistics.median(within) if within else None
 
 
 def erm_ms(measurement, model=COMPUTE_BOUND):

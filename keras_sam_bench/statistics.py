@@ -49,6 +49,30 @@ def mean_interval(values):
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
+def median_interval(values):
+    """`{"median", "low", "high", "n"}`: the median and its distribution-free
+    95 % interval, between the k-th smallest and the k-th largest value,
+    with k the largest order whose interval covers the median with
+    probability >= 95 % (binomial(n, 1/2) tails of at most 2.5 % each).
+
+    Below 6 values no such order exists: `low`/`high` are None.
+    """
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no values to summarize")
+    median = float(np.median(ordered))
+    k, tail = 0, 0.0  # tail: P(binomial(n, 1/2) <= k - 1)
+    while True:
+        tail += math.comb(n, k) / 2**n
+        if tail > 0.025:
+            break
+        k += 1
+    if k == 0:
+        return {"median": median, "low": None, "high": None, "n": n}
+    return {"median": median, "low": ordered[k - 1], "high": ordered[n - k], "n": n}
+
+
 def paired_difference(runs, method, baseline, key="test_accuracy"):
     """`method - baseline` per shared seed, summarized by `mean_interval`.
 

@@ -15,7 +15,12 @@ interval (`statistics.paired_difference`) decide:
 and a claim about cost must also hold, else it is not reproduced: for
 `sam_fraction` (the share of steps that took a perturbed pass, counted in
 the step) or for the step time relative to another method, from the
-interleaved measurement of `costs.py` on a compute-bound model.
+interleaved measurement of `costs.py` on a compute-bound model. A step-time
+ratio is the median over rounds with its distribution-free 95 % interval
+(`statistics.median_interval`): the cost holds when the whole interval
+keeps within the claim's bound, fails when none of it does, and is
+undecided otherwise, which makes a claim whose accuracy reproduced
+inconclusive.
 """
 
 import dataclasses
@@ -49,18 +54,33 @@ def _mean(runs, method, field):
     return sum(mine) / len(mine) if mine else None
 
 
+def cost_verdict(interval, limit):
+    """Whether a step-time ratio's 95 % interval (`statistics.median_interval`)
+    keeps below `limit`: True when all of it does, False when none of it
+    does, None (undecided) when it straddles the limit or is unknown.
+    "Lower" (limit 1.0) is strict; a stated bound is inclusive."""
+    low, high = interval["low"], interval["high"]
+    if low is None:
+        return None
+    strict = limit == 1.0
+    if high < limit or (high == limit and not strict):
+        return True
+    if low > limit or (low == limit and strict):
+        return False
+    return None
+
+
 def _step_time(claim, measurement):
-    """`(ratio, small-model ratio, regime check or None, holds)` of a
-    step-time claim from the interleaved measurement."""
+    """`(ratio interval, small-model ratio, regime check or None, holds)` of
+    a step-time claim from the interleaved measurement."""
     other, limit = claim.max_step_time
-    ratio = costs.ratio(measurement, costs.COMPUTE_BOUND, claim.method, other)
+    within = costs.ratios(measurement, costs.COMPUTE_BOUND, claim.method, other)
     small = costs.ratio(measurement, costs.SMALL, claim.method, other)
-    if ratio is None:
+    if within is None:
         return None, small, None, None
     check = regimes.compute_bound(costs.erm_ms(measurement))
-    # "lower" (limit 1.0) is strict; a stated bound is inclusive.
-    holds = ratio < limit if limit == 1.0 else ratio <= limit
-    return ratio, small, check, holds
+    interval = statistics.median_interval(within)
+    return interval, small, check, cost_verdict(interval, limit)
 
 
 def evaluate(claim, results, checks=(), cost=None):
@@ -81,6 +101,8 @@ def evaluate(claim, results, checks=(), cost=None):
     untested = regimes.failed(checks)
     if claim.max_step_time is not None:
         ratio, small, check, cost_holds = _step_time(claim, cost)
+        if cost_holds is None and ratio is not None and verdict == "reproduced":
+            verdict = "inconclusive"  # the accuracy holds; the cost is undecided
         if check is None:
             untested = untested or (f"no interleaved step-time measurement "
                                     f"({costs.FILENAME}, see costs.py)")
@@ -100,7 +122,8 @@ def evaluate(claim, results, checks=(), cost=None):
         "interval_width": width,
         "sam_fraction": fraction,
         "cost_holds": cost_holds,
-        "step_time_ratio": ratio,
+        "step_time_ratio": None if ratio is None else ratio["median"],
+        "step_time_interval": ratio,
         "small_model_step_time_ratio": small,
         "chosen": tuned.get("chosen", {}),
         "at_bound": tuned.get("at_bound", []),
@@ -135,8 +158,12 @@ def _cost_cell(row):
         other = method_label(row["max_step_time"][0])
         if row["step_time_ratio"] is None:
             return "not measured"
-        cell = (f"step time / {other}'s: {row['step_time_ratio']:.2f} "
-                f"({row['cost']}: {'yes' if row['cost_holds'] else 'no'})")
+        interval = row["step_time_interval"]
+        cell = f"step time / {other}'s: {row['step_time_ratio']:.2f}"
+        if interval["low"] is not None:
+            cell += f" [{interval['low']:.2f}, {interval['high']:.2f}]"
+        holds = {True: "yes", False: "no", None: "undecided"}[row["cost_holds"]]
+        cell += f" ({row['cost']}: {holds})"
         if row["small_model_step_time_ratio"] is not None:
             cell += f"; small model {row['small_model_step_time_ratio']:.2f}"
         return cell

@@ -1,5 +1,6 @@
 """The claims table's verdicts are computed from the numbers, in the regime."""
 
+import numpy as np
 import pytest
 
 from keras_sam_bench import claims, regimes, verdicts
@@ -102,21 +103,41 @@ def _cost(times_ms):
         for model, methods in times_ms.items() for method, times in methods.items()]}
 
 
-@pytest.mark.parametrize("esam, holds", [([16, 24, 20], True), ([20, 30, 25], False)])
-def test_a_step_time_claim_reads_the_compute_bound_model_round_by_round(esam, holds):
-    # SAM's rounds: 20, 30, 25 ms; ESAM equal in every round does not hold
-    # ("lower" is strict), 0.8 x in every round does.
+SAM_MS = [20, 30, 25, 22, 28, 24, 26, 21, 29, 23]  # 10 rounds
+
+
+@pytest.mark.parametrize("factors, holds, verdict", [
+    ([0.8] * 10, True, "reproduced"),          # below SAM's in every round
+    ([1.0] * 10, False, "not reproduced"),     # equal: "lower" is strict
+    ([0.9, 1.1] * 5, None, "inconclusive"),    # the interval straddles 1
+])
+def test_a_step_time_claim_reads_the_compute_bound_model_round_by_round(
+        factors, holds, verdict):
     claim = _claim("esam", "sam", "about as good", max_step_time=("sam", 1.0),
                    cost="step time < SAM's")
-    cost = _cost({"resnet": {"erm": [50, 60, 55], "sam": [20, 30, 25], "esam": esam},
-                  "cnn64": {"erm": [3, 3, 3], "sam": [5, 5, 5], "esam": [6, 6, 6]}})
+    esam = [f * t for f, t in zip(factors, SAM_MS)]
+    cost = _cost({"resnet": {"erm": [50] * 10, "sam": SAM_MS, "esam": esam},
+                  "cnn64": {"erm": [3] * 10, "sam": [5] * 10, "esam": [6] * 10}})
     row = verdicts.evaluate(claim, _runs("esam", "sam", [0.1, 0.2, 0.0]), (), cost)
-    assert row["step_time_ratio"] == pytest.approx(esam[0] / 20)
+    assert row["step_time_ratio"] == pytest.approx(float(np.median(factors)))
     assert row["small_model_step_time_ratio"] == pytest.approx(1.2)
     assert row["cost_holds"] is holds
-    assert row["verdict"] == ("reproduced" if holds else "not reproduced")
+    assert row["verdict"] == verdict
     line = verdicts.format_table([row]).splitlines()[-1]
     assert "small model 1.20" in line
+    assert {True: "yes)", False: "no)", None: "undecided)"}[holds] in line
+
+
+def test_a_cost_that_fails_outright_is_not_reproduced_whatever_the_accuracy():
+    claim = _claim("msam", "erm", "about as good", max_step_time=("erm", 1.05),
+                   cost="<= 1.05 ERM's")
+    cost = _cost({"resnet": {"erm": SAM_MS, "msam": [1.2 * t for t in SAM_MS]}})
+    row = verdicts.evaluate(claim, _runs("msam", "erm", [0.1, 0.2, 0.0]), (), cost)
+    assert (row["cost_holds"], row["verdict"]) == (False, "not reproduced")
+    # Too few rounds for an interval: undecided, whatever the median.
+    few = _cost({"resnet": {"erm": SAM_MS[:5], "msam": [1.2 * t for t in SAM_MS[:5]]}})
+    row = verdicts.evaluate(claim, _runs("msam", "erm", [0.1, 0.2, 0.0]), (), few)
+    assert row["cost_holds"] is None and row["step_time_interval"]["low"] is None
 
 
 def test_a_step_time_claim_without_a_compute_bound_measurement_is_not_tested():

@@ -43,3 +43,21 @@ def test_paired_difference_pairs_by_seed():
     assert result["low"] == pytest.approx(2.0 - half)
     assert statistics.paired_difference(runs, "gam", "erm") is None
     assert statistics.format_interval(result) == f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}]"
+
+
+@pytest.mark.parametrize("n", [6, 7, 10, 21, 40])
+def test_median_interval_takes_the_order_statistics_scipys_binomial_gives(n):
+    values = np.random.default_rng(n).permutation(np.arange(n, dtype=float) * 1.5)
+    # Independently: the largest k with P(Binomial(n, 1/2) <= k - 1) <= 2.5 %.
+    k = max(j for j in range(1, n) if stats.binom.cdf(j - 1, n, 0.5) <= 0.025)
+    summary = statistics.median_interval(values)
+    ordered = np.sort(values)
+    assert summary["median"] == pytest.approx(np.median(values))
+    assert (summary["low"], summary["high"]) == (ordered[k - 1], ordered[n - k])
+    coverage = stats.binom.cdf(n - k, n, 0.5) - stats.binom.cdf(k - 1, n, 0.5)
+    assert coverage >= 0.95
+
+
+def test_median_interval_needs_six_values():
+    assert statistics.median_interval([1.0, 2.0, 3.0, 4.0, 5.0])["low"] is None
+    assert statistics.median_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])["low"] == 1.0
