@@ -62,7 +62,7 @@ def median_interval(values):
     if n == 0:
         raise ValueError("no values to summarize")
     median = float(np.median(ordered))
-    k, tail = 0, 0.0  # tail: P(binomial(n, 1/2) <= k - 1)
+    k, tail = 0, 0.0  # at the test: tail = P(binomial(n, 1/2) <= k)
     while True:
         tail += math.comb(n, k) / 2**n
         if tail > 0.025:

@@ -95,13 +95,13 @@ def evaluate(claim, results, checks=(), cost=None):
     checks = list(checks)
     verdict = accuracy_verdict(claim.kind, interval)
     fraction = _mean(runs, claim.method, "sam_fraction")
-    cost_holds, ratio, small = None, None, None
+    cost_holds, step_time, small = None, None, None
     if claim.max_sam_fraction is not None and fraction is not None:
         cost_holds = fraction <= claim.max_sam_fraction
     untested = regimes.failed(checks)
     if claim.max_step_time is not None:
-        ratio, small, check, cost_holds = _step_time(claim, cost)
-        if cost_holds is None and ratio is not None and verdict == "reproduced":
+        step_time, small, check, cost_holds = _step_time(claim, cost)
+        if cost_holds is None and step_time is not None and verdict == "reproduced":
             verdict = "inconclusive"  # the accuracy holds; the cost is undecided
         if check is None:
             untested = untested or (f"no interleaved step-time measurement "
@@ -122,8 +122,8 @@ def evaluate(claim, results, checks=(), cost=None):
         "interval_width": width,
         "sam_fraction": fraction,
         "cost_holds": cost_holds,
-        "step_time_ratio": None if ratio is None else ratio["median"],
-        "step_time_interval": ratio,
+        "step_time_ratio": None if step_time is None else step_time["median"],
+        "step_time_interval": step_time,
         "small_model_step_time_ratio": small,
         "chosen": tuned.get("chosen", {}),
         "at_bound": tuned.get("at_bound", []),
