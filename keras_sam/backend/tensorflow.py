@@ -22,23 +22,22 @@ def mean_over_replicas(values):
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
 
 
-def _replica_context():
-    """The replica context of a step under a strategy, else `None`."""
-    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
-        return None
-    return tf.distribute.get_replica_context()
-
-
-def _cross_replica_cond(context, pred, true_fn, false_fn):
-    """`tf.cond` taken in cross-replica context, so that a branch may
-    synchronize: TensorFlow refuses a `merge_call` (an all-reduce, the
-    optimizer's update) inside a replica-context `tf.cond`.
+def _cond(pred, true_fn, false_fn, across_from):
+    """`tf.cond`, taken in cross-replica context under a strategy of at
+    least `across_from` replicas, so that a branch may synchronize:
+    TensorFlow refuses a `merge_call` (an all-reduce, the optimizer's
+    update) inside a replica-context `tf.cond`.
 
     Every replica must compute the same `pred`; the first local replica's
     is taken. Each replica then runs its own `true_fn`/`false_fn` (they
     close over its tensors), so the functions travel as `merge_call`
     arguments, as values do.
     """
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return keras.ops.cond(pred, true_fn, false_fn)
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync < across_from:
+        return keras.ops.cond(pred, true_fn, false_fn)
 
     def cross_replica(strategy, pred, true_fns, false_fns):
         def run(fns):
@@ -53,24 +52,19 @@ def _cross_replica_cond(context, pred, true_fn, false_fn):
 
 
 def cond(pred, true_fn, false_fn):
-    """`tf.cond`; across replicas under a strategy of several replicas,
-    whose branches may all-reduce (e.g. a perturbed gradient under
-    `sync_perturbation`; the policies decide on replica means)."""
-    context = _replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return keras.ops.cond(pred, true_fn, false_fn)
-    return _cross_replica_cond(context, pred, true_fn, false_fn)
+    """`_cond` across replicas under a strategy of several replicas, whose
+    branches may all-reduce (e.g. a perturbed gradient under
+    `sync_perturbation`; the policies decide on replica means). With one
+    replica a variant's branch stays in replica context."""
+    return _cond(pred, true_fn, false_fn, across_from=2)
 
 
 def apply_or_skip(finite, apply, skip):
-    """`cond`, across replicas under any strategy: the optimizer's update
+    """`_cond` across replicas under any strategy: the optimizer's update
     synchronizes even with one replica, as Keras's `LossScaleOptimizer`'s
     conditional update does. `finite` is the same on every replica (`agree`).
     """
-    context = _replica_context()
-    if context is None:
-        return keras.ops.cond(finite, apply, skip)
-    return _cross_replica_cond(context, finite, apply, skip)
+    return _cond(finite, apply, skip, across_from=1)
 
 
 def agree(finite):
